@@ -50,6 +50,11 @@ struct em_bdev_io {
 	em_bdev_cb cb;
 	void *arg;
 	struct em_bdev_io *next; /* backend-private queue link */
+	/* nvme backend: the raw completion status (SCT << 8 | SC) so a
+	 * passthrough user (the NVMe-oF target) can hand it on unchanged;
+	 * 0 on success and on the other backends. */
+	uint16_t nvme_status;
+	uint64_t priv[2];        /* backend scratch (e.g. a DSM range) */
 };
 
 struct em_bdev_info {
@@ -57,9 +62,11 @@ struct em_bdev_info {
 	uint32_t block_size;    /* bytes, e.g. 512 or 4096 */
 	uint64_t size;          /* bytes */
 	uint32_t max_transfer;  /* bytes per command */
-	bool write_zeroes;      /* native support; emulated otherwise */
+	bool write_zeroes;      /* supported; submit says -EOPNOTSUPP otherwise */
 	bool discard;
+	uint64_t max_zeroes;    /* bytes per WRITE_ZEROES/DISCARD command */
 	uint32_t nsid;          /* nvme only */
+	bool rotational;        /* hint from sysfs; false for files */
 };
 
 struct em_bdev_opts {
@@ -67,7 +74,11 @@ struct em_bdev_opts {
 	uint32_t queue_depth;   /* 0: default 128 */
 };
 
+/* Errors: -ENOENT, -EACCES (for nvme: with a log line saying that Linux 6.1
+ * passthrough needs CAP_SYS_ADMIN), -EINVAL (not a usable device, or a file
+ * of size 0), -EOPNOTSUPP (O_DIRECT or the ring features unavailable). */
 int em_bdev_open(const char *path, const struct em_bdev_opts *opts, struct em_bdev **out);
+/* Drains outstanding I/O (running callbacks), detaches, frees. */
 void em_bdev_close(struct em_bdev *d);
 const struct em_bdev_info *em_bdev_get_info(const struct em_bdev *d);
 
@@ -88,5 +99,29 @@ int em_bdev_attach(struct em_bdev *d, struct em_reactor *r);
 void *em_bdev_alloc_buf(const struct em_bdev *d, size_t len);
 
 const char *em_bdev_kind_name(enum em_bdev_kind kind);
+/* "auto", "nvme", "uring" or "aio". Returns 0 or -EINVAL. */
+int em_bdev_kind_parse(const char *name, enum em_bdev_kind *out);
+
+/* The backend AUTO resolves to for this path. */
+enum em_bdev_kind em_bdev_kind_for_path(const char *path);
+
+/* I/Os queued or in flight. */
+uint32_t em_bdev_inflight(const struct em_bdev *d);
+
+/* Register a buffer with the kernel (io_uring fixed buffers) so I/O into it
+ * skips per-request page pinning. Any I/O whose [buf, buf+len) lies inside a
+ * registered buffer uses it automatically. At most EM_BDEV_MAX_BUFS; a no-op
+ * on aio. Returns 0 or a negative errno. The buffer must stay allocated until
+ * close. */
+#define EM_BDEV_MAX_BUFS 16
+int em_bdev_register_buf(struct em_bdev *d, void *buf, size_t len);
+
+/* Map an NVMe completion status (SCT << 8 | SC, without phase/DNR/More bits)
+ * to a negative errno or Ember error code; 0 for success. */
+int em_bdev_nvme_status_errno(uint16_t status);
+
+/* Run until every queued and in-flight I/O completed (callbacks included),
+ * blocking in the kernel. For tools and shutdown, not the reactor path. */
+int em_bdev_drain(struct em_bdev *d);
 
 #endif

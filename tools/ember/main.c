@@ -4,9 +4,11 @@
 #include "tools/ember/cli.h"
 
 static int cmd_version(int argc, char **argv);
+int em_cmd_target(int argc, char **argv);
 
 static const struct em_cli_cmd commands[] = {
 	{ "version", "print the Ember version", cmd_version },
+	{ "target", "format and inspect chunk targets", em_cmd_target },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

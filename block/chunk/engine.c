@@ -1,0 +1,587 @@
+/* Chunk operations: per-chunk ordering, copy-on-write and in-place appends,
+ * reads, and applying durable records to the in-memory table. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "block/chunk/eio.h"
+#include "block/chunk/internal.h"
+#include "include/ember/errors.h"
+#include "net/core/crc32c.h"
+#include "net/core/log.h"
+#include "net/core/reactor.h"
+
+/* ---- slot release ------------------------------------------------------- */
+
+void em_engine_free_loc(struct em_engine *e, uint64_t loc)
+{
+	if (!loc)
+		return;
+	if (e->readers == 0) {
+		em_alloc_put(&e->alloc, loc);
+		return;
+	}
+	if (e->n_deferred == e->cap_deferred) {
+		size_t cap = e->cap_deferred ? e->cap_deferred * 2 : 64;
+		uint64_t *d = realloc(e->deferred, cap * sizeof(*d));
+		if (!d) {
+			/* Leaking one slot until the next open beats
+			 * handing a reader's slot to a writer. */
+			EM_WARN("chunk", "out of memory deferring a slot release");
+			return;
+		}
+		e->deferred = d;
+		e->cap_deferred = cap;
+	}
+	e->deferred[e->n_deferred++] = loc;
+}
+
+static void reader_done(struct em_engine *e)
+{
+	if (--e->readers)
+		return;
+	for (size_t i = 0; i < e->n_deferred; i++)
+		em_alloc_put(&e->alloc, e->deferred[i]);
+	e->n_deferred = 0;
+}
+
+/* ---- applying records --------------------------------------------------- */
+
+int em_engine_apply_rec(struct em_engine *e, const struct em_log_rec *rec)
+{
+	struct em_chunk_entry *ent = em_index_get(&e->index, &rec->meta.id);
+	if (!ent)
+		return -ENOMEM;
+	if (ent->live) {
+		e->live_chunks--;
+		e->live_bytes -= ent->meta.length;
+	}
+	if (rec->type == EM_REC_DEL) {
+		ent->live = false;
+		memset(&ent->meta, 0, sizeof(ent->meta));
+		ent->meta.id = rec->meta.id;
+		if (!ent->q_head)
+			em_index_remove(&e->index, ent);
+		return 0;
+	}
+	ent->meta = rec->meta;
+	ent->live = true;
+	e->live_chunks++;
+	e->live_bytes += ent->meta.length;
+	return 0;
+}
+
+static bool loc_kept(uint64_t loc, const struct em_chunk_meta *m)
+{
+	return loc == m->loc || loc == m->pending_loc;
+}
+
+void em_op_apply(struct em_engine *e, struct em_chunk_op *op)
+{
+	struct em_chunk_meta old = op->ent->meta;
+	const struct em_chunk_meta *now = &op->rec.meta;
+	bool del = op->rec.type == EM_REC_DEL;
+	/* Keep the entry alive through apply: the op still sits in its queue. */
+	em_engine_apply_rec(e, &op->rec);
+	op->new_loc = 0; /* now owned by the chunk */
+	if (del || !loc_kept(old.loc, now))
+		em_engine_free_loc(e, old.loc);
+	if (old.pending_loc != old.loc && (del || !loc_kept(old.pending_loc, now)))
+		em_engine_free_loc(e, old.pending_loc);
+}
+
+/* ---- completion and per-chunk queue ------------------------------------- */
+
+static void op_start(struct em_chunk_op *op);
+
+struct deferred_cb {
+	em_chunk_cb cb;
+	void *arg;
+	int status;
+	bool has_meta;
+	struct em_chunk_meta meta;
+};
+
+static void run_deferred_cb(void *arg)
+{
+	struct deferred_cb *d = arg;
+	d->cb(d->arg, d->status, d->has_meta ? &d->meta : NULL);
+	free(d);
+}
+
+void em_op_finish(struct em_chunk_op *op, int status)
+{
+	struct em_engine *e = op->e;
+	struct em_chunk_entry *ent = op->ent;
+	if (op->new_loc)
+		em_alloc_put(&e->alloc, op->new_loc); /* never reached the log */
+	free(op->buf);
+	bool has_meta = status == 0 && ent->live;
+	struct em_chunk_meta meta = ent->meta;
+
+	ent->q_head = op->qnext;
+	if (!ent->q_head)
+		ent->q_tail = NULL;
+	struct em_chunk_op *next = ent->q_head;
+	if (!next && !ent->live)
+		em_index_remove(&e->index, ent);
+	e->ops_inflight--;
+	em_chunk_cb cb = op->cb;
+	void *arg = op->arg;
+	free(op);
+	if (cb)
+		cb(arg, status, has_meta ? &meta : NULL);
+	if (next && !next->started)
+		op_start(next);
+}
+
+/* A result known without I/O still reaches the caller from the reactor, never
+ * from inside the call that asked for it. */
+static void finish_later(struct em_chunk_op *op, int status)
+{
+	struct deferred_cb *d = malloc(sizeof(*d));
+	if (d) {
+		d->cb = op->cb;
+		d->arg = op->arg;
+		d->status = status;
+		d->has_meta = status == 0 && op->ent->live;
+		d->meta = op->ent->meta;
+		if (em_reactor_send(op->e->r, run_deferred_cb, d) == 0)
+			op->cb = NULL; /* the message delivers it */
+		else
+			free(d);
+	}
+	em_op_finish(op, status);
+}
+
+static void noop_cb(void *arg, int status, const struct em_chunk_meta *meta)
+{
+}
+
+/* ---- mutations ---------------------------------------------------------- */
+
+static void data_written(void *arg, int status)
+{
+	struct em_chunk_op *op = arg;
+	if (status < 0) {
+		EM_ERR("chunk", "data write: %s", em_strerror(status));
+		em_op_finish(op, status);
+		return;
+	}
+	em_log_append(op->e, op);
+}
+
+/* The pending version's bytes are in op->buf, crc and placement decided:
+ * write them (if any) and queue the record. */
+static void write_pending(struct em_chunk_op *op, uint32_t len, uint32_t crc, uint64_t loc)
+{
+	struct em_chunk_meta *m = &op->rec.meta;
+	op->rec.type = EM_REC_PUT;
+	m->chain_ver = op->u.chain_ver;
+	if (op->u.flags & EM_CHUNK_COMMIT) {
+		m->commit_ver = op->u.update_ver;
+		m->length = len;
+		m->crc = crc;
+		m->loc = loc;
+		m->pending_ver = m->pending_length = m->pending_crc = 0;
+		m->pending_loc = 0;
+	} else {
+		m->pending_ver = op->u.update_ver;
+		m->pending_length = len;
+		m->pending_crc = crc;
+		m->pending_loc = loc;
+	}
+	if (!op->buf_len) {
+		em_log_append(op->e, op);
+		return;
+	}
+	int rc = em_eio(op->e->dev, EM_BDEV_WRITE, 0, op->buf_dev_off, op->buf_len, op->buf,
+			data_written, op);
+	if (rc < 0)
+		finish_later(op, rc);
+}
+
+struct update_plan {
+	uint32_t base_len, base_crc;
+	uint64_t base_loc;
+	uint32_t new_len;
+	bool in_place;
+	uint64_t region;     /* in-place: first byte of the slot rewritten */
+};
+
+static void fill_and_write(struct em_chunk_op *op, const struct update_plan *p)
+{
+	struct em_engine *e = op->e;
+	uint8_t *b = op->buf;
+	uint32_t off = op->u.offset, len = op->u.len;
+	if (op->kind == EM_OP_TRUNCATE)
+		off = p->base_len, len = 0;
+	if (p->in_place) {
+		/* buf holds slot bytes [region, ...): keep the committed
+		 * prefix of the first page, zero the rest, lay in the data. */
+		uint64_t keep = p->base_len - p->region;
+		memset(b + keep, 0, op->buf_len - keep);
+		if (len) {
+			if (op->u.data)
+				memcpy(b + (off - p->region), op->u.data, len);
+		}
+		uint32_t crc = em_crc32c(p->base_crc, b + keep, p->new_len - p->base_len);
+		write_pending(op, p->new_len, crc, p->base_loc);
+		return;
+	}
+	/* Copy on write: buf holds the base's first min(base, new) bytes. */
+	uint32_t keep = p->base_len < p->new_len ? p->base_len : p->new_len;
+	if (op->kind == EM_OP_UPDATE && off == 0 && len >= p->base_len)
+		keep = 0;
+	memset(b + keep, 0, op->buf_len - keep);
+	if (len && op->u.data)
+		memcpy(b + off, op->u.data, len);
+	else if (len)
+		memset(b + off, 0, len);
+	uint32_t crc = em_crc32c(0, b, p->new_len);
+	op->buf_dev_off = e->sb.data_off + em_loc_off(op->new_loc);
+	write_pending(op, p->new_len, crc, op->new_loc);
+}
+
+struct base_read {
+	struct em_chunk_op *op;
+	struct update_plan plan;
+};
+
+static void base_read_done(void *arg, int status)
+{
+	struct base_read *br = arg;
+	struct em_chunk_op *op = br->op;
+	struct update_plan plan = br->plan;
+	free(br);
+	if (status < 0) {
+		em_op_finish(op, status);
+		return;
+	}
+	if (op->kind == EM_OP_TRUNCATE && plan.new_len <= plan.base_len) {
+		/* Shrink: the slot keeps its bytes, only length and CRC move. */
+		uint32_t crc = em_crc32c(0, op->buf, plan.new_len);
+		free(op->buf);
+		op->buf = NULL;
+		op->buf_len = 0;
+		write_pending(op, plan.new_len, crc, plan.base_loc);
+		return;
+	}
+	fill_and_write(op, &plan);
+}
+
+static int read_base(struct em_chunk_op *op, const struct update_plan *p, uint64_t dev_off,
+		     uint64_t len)
+{
+	struct base_read *br = malloc(sizeof(*br));
+	if (!br)
+		return -ENOMEM;
+	br->op = op;
+	br->plan = *p;
+	int rc = em_eio(op->e->dev, EM_BDEV_READ, 0, dev_off, len, op->buf, base_read_done, br);
+	if (rc < 0)
+		free(br);
+	return rc;
+}
+
+static int start_update(struct em_chunk_op *op)
+{
+	struct em_engine *e = op->e;
+	const struct em_chunk_meta *m = &op->ent->meta;
+	if (op->u.update_ver <= m->commit_ver)
+		return -EM_EVERSION;
+	struct update_plan p = { 0 };
+	if (m->commit_ver) {
+		p.base_len = m->length;
+		p.base_crc = m->crc;
+		p.base_loc = m->loc;
+	}
+	uint32_t off = op->u.offset, len = op->u.len;
+	if (op->kind == EM_OP_TRUNCATE) {
+		p.new_len = op->u.offset;
+		off = p.base_len;
+		len = 0;
+	} else {
+		p.new_len = off + len > p.base_len ? off + len : p.base_len;
+	}
+	op->rec.meta = *m;
+	if (p.new_len == 0) {
+		write_pending(op, 0, 0, 0);
+		return 0;
+	}
+	/* Shrink (or same length): read what stays to checksum it. */
+	if (op->kind == EM_OP_TRUNCATE && p.new_len <= p.base_len) {
+		if (p.new_len == p.base_len) {
+			write_pending(op, p.base_len, p.base_crc, p.base_loc);
+			return 0;
+		}
+		op->buf_len = em_align_up(p.new_len, EM_PAGE);
+		op->buf = em_bdev_alloc_buf(e->dev, op->buf_len);
+		if (!op->buf)
+			return -ENOMEM;
+		int rc = read_base(op, &p, e->sb.data_off + em_loc_off(p.base_loc), op->buf_len);
+		op->buf_len = 0; /* nothing to write */
+		return rc;
+	}
+	/* Appends (bytes only past the committed end) stay in the slot if it
+	 * is big enough: committed bytes are never changed, so readers of
+	 * the committed version are safe and no copy is needed. */
+	if (p.base_loc && off >= p.base_len &&
+	    p.new_len <= em_alloc_slot_size((unsigned)em_loc_class(p.base_loc))) {
+		p.in_place = true;
+		p.region = p.base_len / EM_PAGE * EM_PAGE;
+		op->buf_len = em_align_up(p.new_len, EM_PAGE) - p.region;
+		op->buf = em_bdev_alloc_buf(e->dev, op->buf_len);
+		if (!op->buf)
+			return -ENOMEM;
+		op->buf_dev_off = e->sb.data_off + em_loc_off(p.base_loc) + p.region;
+		if (p.base_len % EM_PAGE)
+			return read_base(op, &p, op->buf_dev_off, EM_PAGE);
+		fill_and_write(op, &p);
+		return 0;
+	}
+	int rc = em_alloc_get(&e->alloc, em_alloc_class_for(p.new_len), &op->new_loc);
+	if (rc < 0)
+		return rc;
+	op->buf_len = em_align_up(p.new_len, EM_PAGE);
+	op->buf = em_bdev_alloc_buf(e->dev, op->buf_len);
+	if (!op->buf)
+		return -ENOMEM;
+	uint32_t keep = p.base_len < p.new_len ? p.base_len : p.new_len;
+	bool overwrites_all = op->kind == EM_OP_UPDATE && off == 0 && len >= p.base_len;
+	if (keep && !overwrites_all)
+		return read_base(op, &p, e->sb.data_off + em_loc_off(p.base_loc),
+				 em_align_up(keep, EM_PAGE));
+	fill_and_write(op, &p);
+	return 0;
+}
+
+static int start_commit(struct em_chunk_op *op)
+{
+	const struct em_chunk_meta *m = &op->ent->meta;
+	uint32_t ver = op->u.update_ver;
+	if (!op->ent->live)
+		return -ENOENT;
+	if (m->pending_ver != ver) {
+		if (m->commit_ver == ver && !m->pending_ver)
+			return 1; /* already committed: a retry */
+		return -EM_EVERSION;
+	}
+	op->rec.type = EM_REC_PUT;
+	op->rec.meta = *m;
+	op->rec.meta.commit_ver = ver;
+	op->rec.meta.length = m->pending_length;
+	op->rec.meta.crc = m->pending_crc;
+	op->rec.meta.loc = m->pending_loc;
+	op->rec.meta.pending_ver = op->rec.meta.pending_length = op->rec.meta.pending_crc = 0;
+	op->rec.meta.pending_loc = 0;
+	em_log_append(op->e, op);
+	return 0;
+}
+
+static void op_start(struct em_chunk_op *op)
+{
+	op->started = true;
+	int rc;
+	if (op->e->failed) {
+		rc = op->e->failed;
+	} else {
+		switch (op->kind) {
+		case EM_OP_UPDATE:
+		case EM_OP_TRUNCATE:
+			rc = start_update(op);
+			break;
+		case EM_OP_COMMIT:
+			rc = start_commit(op);
+			break;
+		default: /* EM_OP_REMOVE */
+			if (!op->ent->live) {
+				rc = -ENOENT;
+				break;
+			}
+			op->rec.type = EM_REC_DEL;
+			op->rec.meta.id = op->ent->meta.id;
+			em_log_append(op->e, op);
+			rc = 0;
+			break;
+		}
+	}
+	if (rc != 0)
+		finish_later(op, rc > 0 ? 0 : rc);
+}
+
+static int submit_op(struct em_engine *e, enum em_op_kind kind, const struct em_chunk_update *u,
+		     em_chunk_cb cb, void *arg)
+{
+	if (!cb)
+		cb = noop_cb;
+	struct em_chunk_entry *ent = em_index_find(&e->index, &u->id);
+	if (!ent && (kind == EM_OP_COMMIT || kind == EM_OP_REMOVE))
+		return -ENOENT;
+	if (!ent && e->index.count >= e->max_chunks)
+		return -ENOSPC; /* a checkpoint could not hold one more */
+	struct em_chunk_op *op = calloc(1, sizeof(*op));
+	if (!op)
+		return -ENOMEM;
+	if (!ent)
+		ent = em_index_get(&e->index, &u->id);
+	if (!ent) {
+		free(op);
+		return -ENOMEM;
+	}
+	op->e = e;
+	op->kind = kind;
+	op->ent = ent;
+	op->u = *u;
+	op->cb = cb;
+	op->arg = arg;
+	e->ops_inflight++;
+	if (ent->q_tail)
+		ent->q_tail->qnext = op;
+	else
+		ent->q_head = op;
+	ent->q_tail = op;
+	if (ent->q_head == op)
+		op_start(op);
+	return 0;
+}
+
+int em_chunk_update(struct em_engine *e, const struct em_chunk_update *u, em_chunk_cb cb,
+		    void *arg)
+{
+	if (u->offset > EM_CHUNK_MAX_SIZE || u->len > EM_CHUNK_MAX_SIZE - u->offset ||
+	    u->update_ver == 0 || (u->flags & ~EM_CHUNK_COMMIT))
+		return -EINVAL;
+	return submit_op(e, EM_OP_UPDATE, u, cb, arg);
+}
+
+int em_chunk_truncate(struct em_engine *e, const struct em_chunk_id *id, uint32_t length,
+		      uint32_t update_ver, uint32_t chain_ver, uint32_t flags, em_chunk_cb cb,
+		      void *arg)
+{
+	if (length > EM_CHUNK_MAX_SIZE || update_ver == 0 || (flags & ~EM_CHUNK_COMMIT))
+		return -EINVAL;
+	struct em_chunk_update u = { .id = *id, .offset = length, .update_ver = update_ver,
+				     .chain_ver = chain_ver, .flags = flags };
+	return submit_op(e, EM_OP_TRUNCATE, &u, cb, arg);
+}
+
+int em_chunk_commit(struct em_engine *e, const struct em_chunk_id *id, uint32_t ver,
+		    em_chunk_cb cb, void *arg)
+{
+	struct em_chunk_update u = { .id = *id, .update_ver = ver };
+	return submit_op(e, EM_OP_COMMIT, &u, cb, arg);
+}
+
+int em_chunk_remove(struct em_engine *e, const struct em_chunk_id *id, em_chunk_cb cb,
+		    void *arg)
+{
+	struct em_chunk_update u = { .id = *id };
+	return submit_op(e, EM_OP_REMOVE, &u, cb, arg);
+}
+
+/* ---- reads -------------------------------------------------------------- */
+
+struct read_op {
+	struct em_engine *e;
+	em_chunk_read_cb cb;
+	void *arg;
+	uint8_t *out, *bounce;
+	uint32_t skip, len;
+	bool check;
+	uint32_t crc;
+};
+
+static void read_done(void *arg, int status)
+{
+	struct read_op *rd = arg;
+	if (status == 0) {
+		memcpy(rd->out, rd->bounce + rd->skip, rd->len);
+		status = (int)rd->len;
+		if (rd->check && em_crc32c(0, rd->out, rd->len) != rd->crc) {
+			EM_ERR("chunk", "checksum mismatch reading a %u-byte chunk", rd->len);
+			status = -EM_ECHECKSUM;
+		}
+	}
+	reader_done(rd->e);
+	free(rd->bounce);
+	rd->cb(rd->arg, status);
+	free(rd);
+}
+
+static void read_empty(void *arg)
+{
+	struct read_op *rd = arg;
+	rd->cb(rd->arg, 0);
+	free(rd);
+}
+
+int em_chunk_read(struct em_engine *e, const struct em_chunk_id *id, uint32_t offset,
+		  uint32_t len, void *buf, uint32_t flags, em_chunk_read_cb cb, void *arg)
+{
+	if (flags & ~EM_CHUNK_READ_PENDING)
+		return -EINVAL;
+	struct em_chunk_entry *ent = em_index_find(&e->index, id);
+	if (!ent || !ent->live)
+		return -ENOENT;
+	const struct em_chunk_meta *m = &ent->meta;
+	bool pend = flags & EM_CHUNK_READ_PENDING;
+	if (pend ? !m->pending_ver : !m->commit_ver)
+		return -ENOENT;
+	uint32_t length = pend ? m->pending_length : m->length;
+	uint64_t loc = pend ? m->pending_loc : m->loc;
+	struct read_op *rd = calloc(1, sizeof(*rd));
+	if (!rd)
+		return -ENOMEM;
+	*rd = (struct read_op){ .e = e, .cb = cb, .arg = arg, .out = buf };
+	if (offset >= length || len == 0) {
+		if (em_reactor_send(e->r, read_empty, rd) < 0) {
+			free(rd);
+			return -ENOMEM;
+		}
+		return 0;
+	}
+	rd->len = len < length - offset ? len : length - offset;
+	rd->check = offset == 0 && rd->len == length;
+	rd->crc = pend ? m->pending_crc : m->crc;
+	uint64_t first = offset / EM_PAGE * EM_PAGE;
+	uint64_t span = em_align_up((uint64_t)offset + rd->len, EM_PAGE) - first;
+	rd->skip = (uint32_t)(offset - first);
+	rd->bounce = em_bdev_alloc_buf(e->dev, span);
+	if (!rd->bounce) {
+		free(rd);
+		return -ENOMEM;
+	}
+	int rc = em_eio(e->dev, EM_BDEV_READ, 0, e->sb.data_off + em_loc_off(loc) + first, span,
+			rd->bounce, read_done, rd);
+	if (rc < 0) {
+		free(rd->bounce);
+		free(rd);
+		return rc;
+	}
+	e->readers++;
+	return 0;
+}
+
+/* ---- queries ------------------------------------------------------------ */
+
+int em_chunk_query(const struct em_engine *e, const struct em_chunk_id *id,
+		   struct em_chunk_meta *out)
+{
+	struct em_chunk_entry *ent = em_index_find(&e->index, id);
+	if (!ent || !ent->live)
+		return -ENOENT;
+	*out = ent->meta;
+	return 0;
+}
+
+size_t em_chunk_list(const struct em_engine *e, const struct em_chunk_id *after,
+		     struct em_chunk_meta *out, size_t max)
+{
+	size_t n = 0;
+	for (struct em_chunk_entry *ent = em_index_after(&e->index, after); ent && n < max;
+	     ent = em_index_next(ent))
+		if (ent->live)
+			out[n++] = ent->meta;
+	return n;
+}

@@ -1,0 +1,93 @@
+/* Engine internals shared by engine.c (operations), log.c (group commit and
+ * checkpoints), super.c (format, superblocks) and recovery.c (open). */
+#ifndef EMBER_BLOCK_CHUNK_INTERNAL_H
+#define EMBER_BLOCK_CHUNK_INTERNAL_H
+
+#include "block/chunk/alloc.h"
+#include "block/chunk/engine.h"
+#include "block/chunk/index.h"
+#include "block/chunk/layout.h"
+
+/* Pages one log write may carry. Recovery clears this many pages past the
+ * end of the log, so a torn batch's stray pages can never replay later. */
+#define EM_LOG_MAX_BATCH 32u
+
+enum em_op_kind { EM_OP_UPDATE, EM_OP_TRUNCATE, EM_OP_COMMIT, EM_OP_REMOVE };
+
+/* One mutation, from submit to callback. */
+struct em_chunk_op {
+	struct em_engine *e;
+	enum em_op_kind kind;
+	bool started;
+	struct em_chunk_entry *ent;
+	struct em_chunk_update u;   /* TRUNCATE: offset = new length, len 0 */
+	em_chunk_cb cb;
+	void *arg;
+	struct em_log_rec rec;      /* what the log will say */
+	uint64_t new_loc;           /* slot allocated by this op, 0: none */
+	uint8_t *buf;
+	uint64_t buf_len, buf_dev_off;
+	struct em_chunk_op *qnext;  /* the chunk's queue */
+	struct em_chunk_op *lnext;  /* the log's queue */
+};
+
+struct em_engine {
+	struct em_bdev *dev;
+	struct em_reactor *r;
+	struct em_superblock sb;
+	struct em_alloc alloc;
+	struct em_index index;
+	uint64_t live_chunks, live_bytes;
+	uint64_t max_chunks;        /* what a checkpoint area can hold */
+	int failed;                 /* a metadata write failed: refuse all */
+
+	/* log: pages [tail, head) are needed for recovery */
+	uint64_t log_head, log_tail;
+	struct em_chunk_op *pend_head, *pend_tail;
+	struct em_chunk_op *batch;  /* in flight */
+	uint32_t batch_pages;
+	bool batch_busy;
+	uint8_t *batch_buf;         /* EM_LOG_MAX_BATCH pages */
+
+	/* checkpoint */
+	bool ckpt_busy;
+	uint64_t ckpt_new_seq;
+	uint8_t *ckpt_buf;
+	uint64_t ckpt_len;
+	uint8_t *sb_buf;            /* one page */
+
+	/* Slots freed while reads were in flight wait for them to finish,
+	 * so a reader never sees a slot reused under it. */
+	uint32_t readers;
+	uint64_t *deferred;
+	size_t n_deferred, cap_deferred;
+
+	uint64_t ops_inflight;
+	uint64_t records_replayed;
+};
+
+/* Superblocks and checkpoints (super.c). */
+int em_super_write_sync(struct em_engine *e);
+/* Serialize the live index; the next checkpoint area gets it. */
+int em_ckpt_build(struct em_engine *e, uint64_t seq);
+int em_ckpt_write_sync(struct em_engine *e);
+
+/* Log (log.c). */
+void em_log_append(struct em_engine *e, struct em_chunk_op *op);
+void em_log_kick(struct em_engine *e);
+/* Start a checkpoint if the log is half full (or force) and none runs. */
+void em_ckpt_maybe(struct em_engine *e, bool force);
+
+/* Operations (engine.c). */
+void em_op_apply(struct em_engine *e, struct em_chunk_op *op);
+void em_op_finish(struct em_chunk_op *op, int status);
+void em_engine_free_loc(struct em_engine *e, uint64_t loc);
+/* Account a record replayed or applied into the index. */
+int em_engine_apply_rec(struct em_engine *e, const struct em_log_rec *rec);
+
+static inline uint64_t em_align_up(uint64_t v, uint64_t a)
+{
+	return (v + a - 1) / a * a;
+}
+
+#endif

@@ -1,0 +1,170 @@
+/* Target configuration from an INI file (see config.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "block/nvmf/config.h"
+#include "block/nvmf/internal.h"
+#include "ember/errors.h"
+#include "net/core/log.h"
+
+const struct em_cfg_option em_nvmf_config_schema[] = {
+	{ "nvmf", "listen", EM_CFG_STRING, NULL, 0, 0,
+	  "IPv4 address to listen on; reported in the discovery log, so not 0.0.0.0" },
+	{ "nvmf", "port", EM_CFG_INT, "4420", 1, 65535, "NVMe-oF RDMA port" },
+	{ "nvmf", "max_io_size", EM_CFG_SIZE, "128K", 4096, 1 << 24,
+	  "largest transfer per command (MDTS); the devices may lower it" },
+	{ "nvmf", "inline_data_size", EM_CFG_SIZE, "4K", 16, 16384,
+	  "write data carried inside I/O command capsules" },
+	{ "nvmf", "queue_depth", EM_CFG_INT, "128", 32, 1024, "entries per I/O queue" },
+	{ "nvmf", "io_queues", EM_CFG_INT, "16", 1, EM_NVMF_MAX_QID,
+	  "I/O queues per controller" },
+	{ "subsystem.*", "nqn", EM_CFG_STRING, NULL, 0, 0, "NVMe qualified name" },
+	{ "subsystem.*", "serial", EM_CFG_STRING, "", 0, 0,
+	  "serial number, up to 20 characters; default: the section's name" },
+	{ "subsystem.*", "model", EM_CFG_STRING, "Ember NVMe-oF", 0, 0,
+	  "model number, up to 40 characters" },
+	{ "subsystem.*", "allowed_hosts", EM_CFG_STRING, "", 0, 0,
+	  "comma-separated host NQNs that may connect" },
+	{ "subsystem.*", "allow_any_host", EM_CFG_BOOL, "false", 0, 0,
+	  "let every host connect (ignores allowed_hosts)" },
+	{ "subsystem.*", "namespace", EM_CFG_STRING, "", 0, 0,
+	  "comma-separated device paths, NSID 1, 2, ... in order (/dev/ngXnY: passthrough)" },
+	{ "subsystem.*", "backend", EM_CFG_STRING, "auto", 0, 0,
+	  "device backend for the namespaces: auto, nvme, uring or aio" },
+	EM_CFG_END,
+};
+
+/* Calls fn for each non-empty, whitespace-trimmed item of a comma list. */
+static int for_each_item(const char *list, int (*fn)(void *arg, const char *item), void *arg)
+{
+	char *copy = strdup(list), *save = NULL;
+	int rc = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	for (char *tok = strtok_r(copy, ",", &save); tok && !rc;
+	     tok = strtok_r(NULL, ",", &save)) {
+		char *end;
+		while (*tok == ' ' || *tok == '\t')
+			tok++;
+		end = tok + strlen(tok);
+		while (end > tok && (end[-1] == ' ' || end[-1] == '\t'))
+			*--end = '\0';
+		if (*tok)
+			rc = fn(arg, tok);
+	}
+	free(copy);
+	return rc;
+}
+
+struct ns_ctx {
+	struct em_nvmf_subsys *s;
+	struct em_reactor *r;
+	enum em_bdev_kind kind;
+	char *err;
+	size_t errlen;
+	const char *section;
+};
+
+static int add_host(void *arg, const char *nqn)
+{
+	return em_nvmf_subsys_allow_host(arg, nqn);
+}
+
+static int add_ns(void *arg, const char *path)
+{
+	struct ns_ctx *c = arg;
+	struct em_bdev_opts o = { .kind = c->kind };
+	struct em_bdev *d;
+	int rc = em_bdev_open(path, &o, &d);
+
+	if (rc < 0) {
+		snprintf(c->err, c->errlen, "[%s] namespace %s: %s", c->section, path,
+			 em_strerror(rc));
+		return rc;
+	}
+	rc = em_bdev_attach(d, c->r);
+	if (rc == 0)
+		rc = em_nvmf_ns_add_bdev(c->s, d, NULL);
+	if (rc < 0) {
+		snprintf(c->err, c->errlen, "[%s] namespace %s: %s", c->section, path,
+			 em_strerror(rc));
+		em_bdev_close(d);
+		return rc;
+	}
+	EM_INFO("nvmf", "%s nsid %u: %s (%s, %llu bytes, %u-byte blocks)", c->s->nqn, c->s->nn,
+		path, em_bdev_kind_name(em_bdev_get_info(d)->kind),
+		(unsigned long long)em_bdev_get_info(d)->size, em_bdev_get_info(d)->block_size);
+	return 0;
+}
+
+static int add_subsys(const struct em_config *cfg, struct em_nvmf_tgt *t, struct em_reactor *r,
+		      const char *sec, char *err, size_t errlen)
+{
+	const char *name = sec + strlen("subsystem.");
+	const char *serial = em_config_str(cfg, sec, "serial");
+	struct em_nvmf_subsys_opts o = {
+		.nqn = em_config_str(cfg, sec, "nqn"),
+		.serial = *serial ? serial : name,
+		.model = em_config_str(cfg, sec, "model"),
+		.allow_any_host = em_config_bool(cfg, sec, "allow_any_host"),
+	};
+	struct ns_ctx nc = { .r = r, .err = err, .errlen = errlen, .section = sec };
+	int rc;
+
+	rc = em_bdev_kind_parse(em_config_str(cfg, sec, "backend"), &nc.kind);
+	if (rc < 0) {
+		snprintf(err, errlen, "[%s] unknown backend '%s'", sec,
+			 em_config_str(cfg, sec, "backend"));
+		return rc;
+	}
+	rc = em_nvmf_subsys_add(t, &o, &nc.s);
+	if (rc < 0) {
+		snprintf(err, errlen, "[%s] %s", sec,
+			 rc == -EEXIST ? "duplicate nqn"
+				       : "invalid nqn, serial (<= 20) or model (<= 40)");
+		return rc;
+	}
+	rc = for_each_item(em_config_str(cfg, sec, "allowed_hosts"), add_host, nc.s);
+	if (rc < 0) {
+		snprintf(err, errlen, "[%s] invalid host NQN in allowed_hosts", sec);
+		return rc;
+	}
+	if (!o.allow_any_host && nc.s->n_hosts == 0)
+		EM_WARN("nvmf", "[%s] no allowed_hosts and allow_any_host = false: "
+			"no host can connect", sec);
+	return for_each_item(em_config_str(cfg, sec, "namespace"), add_ns, &nc);
+}
+
+int em_nvmf_tgt_from_config(const struct em_config *cfg, struct em_reactor *r,
+			    struct em_nvmf_tgt **out, char *err, size_t errlen)
+{
+	struct em_nvmf_tgt_opts o = {
+		.traddr = em_config_str(cfg, "nvmf", "listen"),
+		.port = (uint16_t)em_config_int(cfg, "nvmf", "port"),
+		.max_io_size = (uint32_t)em_config_size(cfg, "nvmf", "max_io_size"),
+		.inline_data_size = (uint32_t)em_config_size(cfg, "nvmf", "inline_data_size"),
+		.max_queue_depth = (uint16_t)em_config_int(cfg, "nvmf", "queue_depth"),
+		.max_io_queues = (uint16_t)em_config_int(cfg, "nvmf", "io_queues"),
+	};
+	struct em_nvmf_tgt *t;
+	int rc;
+
+	rc = em_nvmf_tgt_create(r, &o, &t);
+	if (rc < 0) {
+		snprintf(err, errlen, "[nvmf] invalid settings (listen must be an IPv4 address; "
+			 "max_io_size a multiple of 4K, inline_data_size of 16)");
+		return rc;
+	}
+	for (size_t i = 0; i < em_config_instance_count(cfg, "subsystem"); i++) {
+		rc = add_subsys(cfg, t, r, em_config_instance(cfg, "subsystem", i), err, errlen);
+		if (rc < 0) {
+			em_nvmf_tgt_destroy(t);
+			return rc;
+		}
+	}
+	*out = t;
+	return 0;
+}

@@ -1,0 +1,82 @@
+/* On-store records of the metadata service: key layout and value codecs.
+ *
+ * Keys (ids big-endian, so a prefix scan walks them in numeric order):
+ *   "M"                       superblock: format version
+ *   "A"                       next unallocated inode id
+ *   "I" ino                   inode
+ *   "D" parent name           directory entry -> (ino, type)
+ *   "X" ino name              extended attribute value (raw bytes)
+ *   "S" ino session           write session
+ *   "O" ino                   orphan: unlinked, still write-open
+ *   "G" ino                   GC queue: chunks of a deleted file
+ *
+ * Values are little-endian, start with a format version and end with a
+ * CRC32C of everything before it; every decoder checks every bound and
+ * returns -EUCLEAN for a malformed record and -EM_ECHECKSUM for a bad CRC,
+ * so a damaged or hostile store cannot crash a server.
+ */
+#ifndef EMBER_FS_META_RECORD_H
+#define EMBER_FS_META_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fs/meta/meta.h"
+
+enum em_meta_type {
+	EM_META_T_FILE = 1,
+	EM_META_T_DIR = 2,
+	EM_META_T_SYMLINK = 3,
+};
+
+struct em_meta_inode {
+	struct em_meta_attr a;
+	uint16_t tlen;
+	char target[EM_META_SYMLINK_MAX + 1];   /* symlinks, NUL-terminated */
+};
+
+struct em_meta_dentry {
+	uint64_t ino;
+	uint8_t type;
+};
+
+struct em_meta_session {
+	uint64_t client_id;
+	int64_t created_ns;
+	uint32_t uid;
+};
+
+#define EM_META_INODE_MAX (128 + EM_META_SYMLINK_MAX)
+#define EM_META_KEY_MAX (1 + 8 + EM_META_XATTR_NAME_MAX)
+
+/* Key builders: write into out (EM_META_KEY_MAX bytes), return the length. */
+size_t em_meta_key_inode(uint8_t *out, uint64_t ino);
+size_t em_meta_key_dentry(uint8_t *out, uint64_t parent, const char *name, size_t nlen);
+size_t em_meta_key_xattr(uint8_t *out, uint64_t ino, const char *name, size_t nlen);
+size_t em_meta_key_session(uint8_t *out, uint64_t ino, uint64_t session);
+size_t em_meta_key_ino_prefix(uint8_t *out, char tag, uint64_t ino);
+uint64_t em_meta_get_be64(const uint8_t *p);
+
+enum em_meta_type em_meta_type_of_mode(uint32_t mode);
+
+/* Encoders return the record length; out must hold EM_META_INODE_MAX. */
+size_t em_meta_inode_encode(const struct em_meta_inode *in, uint8_t *out);
+int em_meta_inode_decode(const void *buf, size_t len, struct em_meta_inode *out);
+
+#define EM_META_DENTRY_LEN 14
+size_t em_meta_dentry_encode(const struct em_meta_dentry *d, uint8_t *out);
+int em_meta_dentry_decode(const void *buf, size_t len, struct em_meta_dentry *out);
+
+#define EM_META_SESSION_LEN 25
+size_t em_meta_session_encode(const struct em_meta_session *s, uint8_t *out);
+int em_meta_session_decode(const void *buf, size_t len, struct em_meta_session *out);
+
+#define EM_META_GC_LEN 49
+size_t em_meta_gc_encode(const struct em_meta_gc_entry *g, uint8_t *out);
+int em_meta_gc_decode(const void *buf, size_t len, struct em_meta_gc_entry *out);
+
+/* Single u64 values ("A"): 8 bytes, no CRC, checked for length. */
+size_t em_meta_u64_encode(uint64_t v, uint8_t *out);
+int em_meta_u64_decode(const void *buf, size_t len, uint64_t *out);
+
+#endif

@@ -1,0 +1,84 @@
+/* What the transports (tcp.c, verbs*.c) share with conn.c: the common part of
+ * a connection and listener, and the operations each transport provides.
+ * Private to net/. */
+#ifndef EMBER_NET_TRANSPORT_H
+#define EMBER_NET_TRANSPORT_H
+
+#include <stdbool.h>
+
+#include "net/conn.h"
+
+struct em_conn_vt {
+	int (*sendv)(struct em_conn *c, const struct iovec *iov, int n, size_t total);
+	int (*bulk)(struct em_conn *c, bool write, const struct em_buf_desc *remote,
+		    struct em_mr *mr, void *local, em_bulk_fn cb, void *arg);
+	/* Stop I/O and release the descriptor or queue pair; calls
+	 * em_conn_dead() once nothing will touch the connection's buffers. */
+	void (*shutdown)(struct em_conn *c);
+	/* Complete every pending bulk operation with err. */
+	void (*fail_ops)(struct em_conn *c, int err);
+	void (*free)(struct em_conn *c);
+	size_t (*max_msg)(const struct em_conn *c);
+};
+
+struct em_grant_ent {
+	struct em_buf_desc d;
+	unsigned access;
+};
+
+struct em_conn {
+	const struct em_conn_vt *vt;
+	struct em_net *net;
+	enum em_transport_kind kind;
+	struct em_conn_cbs cbs;
+	void *arg;
+	char peer[64];
+	bool closing, up;
+	int close_err;
+	struct em_grant_ent *grants;
+	size_t n_grants, cap_grants;
+	struct em_conn *next_dead;
+};
+
+struct em_listener_vt {
+	void (*close)(struct em_listener *l);
+};
+
+struct em_listener {
+	const struct em_listener_vt *vt;
+	struct em_net *net;
+	em_accept_fn fn;
+	void *arg;
+	int port;
+};
+
+struct em_verbs; /* verbs.c's per-net state */
+
+struct em_net {
+	struct em_reactor *r;
+	struct em_net_config cfg;
+	struct em_poller *poller;
+	struct em_conn *dead, *dead_tail;
+	int n_conns;
+	struct em_verbs *verbs;
+};
+
+void em_conn_init(struct em_conn *c, const struct em_conn_vt *vt, struct em_net *net,
+		  enum em_transport_kind kind);
+/* Queue the connection for its close callbacks and freeing (on the next
+ * reactor iteration, never inside the caller's stack). */
+void em_conn_dead(struct em_conn *c);
+void em_conn_deliver(struct em_conn *c, const void *msg, size_t len);
+void em_conn_mark_up(struct em_conn *c);
+/* 0 when the peer may perform access on [d.addr, d.addr+d.len) with d.rkey. */
+int em_conn_check_grant(const struct em_conn *c, const struct em_buf_desc *d, unsigned access);
+
+int em_tcp_listen(struct em_net *net, const struct em_addr *a, struct em_listener **out);
+int em_tcp_connect(struct em_net *net, const struct em_addr *a, struct em_conn **out);
+int em_verbs_listen(struct em_net *net, const struct em_addr *a, struct em_listener **out);
+int em_verbs_connect(struct em_net *net, const struct em_addr *a, struct em_conn **out);
+/* Polls the verbs completion queues; returns completions handled. */
+int em_verbs_poll(struct em_net *net);
+void em_verbs_destroy(struct em_net *net);
+
+#endif
