@@ -175,26 +175,32 @@ int em_routing_add_chain(struct em_routing *r, uint32_t id, const uint32_t *targ
 	return 0;
 }
 
+/* A copy with room for one more element (never a NULL array). */
+static void *dup_array(const void *src, size_t n, size_t size)
+{
+	void *p = malloc((n + 1) * size);
+	if (p && n)
+		memcpy(p, src, n * size);
+	return p;
+}
+
 static int routing_clone(const struct em_routing *src, struct em_routing *dst)
 {
 	em_routing_init(dst);
 	dst->version = src->version;
-	dst->nodes = malloc((src->nnodes + 1) * sizeof(*src->nodes));
-	dst->targets = malloc((src->ntargets + 1) * sizeof(*src->targets));
-	dst->chains = malloc((src->nchains + 1) * sizeof(*src->chains));
+	dst->nodes = dup_array(src->nodes, src->nnodes, sizeof(*src->nodes));
+	dst->targets = dup_array(src->targets, src->ntargets, sizeof(*src->targets));
+	dst->chains = dup_array(src->chains, src->nchains, sizeof(*src->chains));
 	if (!dst->nodes || !dst->targets || !dst->chains) {
 		em_routing_clear(dst);
 		return -ENOMEM;
 	}
-	memcpy(dst->nodes, src->nodes, src->nnodes * sizeof(*src->nodes));
-	memcpy(dst->targets, src->targets, src->ntargets * sizeof(*src->targets));
-	memcpy(dst->chains, src->chains, src->nchains * sizeof(*src->chains));
-	dst->nnodes = dst->cap_nodes = src->nnodes;
-	dst->ntargets = dst->cap_targets = src->ntargets;
-	dst->nchains = dst->cap_chains = src->nchains;
-	dst->cap_nodes++;
-	dst->cap_targets++;
-	dst->cap_chains++;
+	dst->nnodes = src->nnodes;
+	dst->ntargets = src->ntargets;
+	dst->nchains = src->nchains;
+	dst->cap_nodes = src->nnodes + 1;
+	dst->cap_targets = src->ntargets + 1;
+	dst->cap_chains = src->nchains + 1;
 	return 0;
 }
 

@@ -113,6 +113,32 @@ int em_mgmt_store_save(struct em_kv *kv, const struct em_routing *r,
 	return em_kv_run(kv, 0, save_fn, &s);
 }
 
+/* The array of one kind inside a routing, to fill generically. */
+struct array {
+	void **base;
+	size_t *n, *cap, size;
+	int (*get)(struct em_mrd *, void *);
+};
+
+static int get_node(struct em_mrd *r, void *p) { return em_rec_get_node(r, p); }
+static int get_target(struct em_mrd *r, void *p) { return em_rec_get_target(r, p); }
+static int get_chain(struct em_mrd *r, void *p) { return em_rec_get_chain(r, p); }
+
+static struct array array_of(struct em_routing *r, enum kind kind)
+{
+	switch (kind) {
+	case NODES:
+		return (struct array){ (void **)&r->nodes, &r->nnodes, &r->cap_nodes,
+				       sizeof(*r->nodes), get_node };
+	case TARGETS:
+		return (struct array){ (void **)&r->targets, &r->ntargets, &r->cap_targets,
+				       sizeof(*r->targets), get_target };
+	default:
+		return (struct array){ (void **)&r->chains, &r->nchains, &r->cap_chains,
+				       sizeof(*r->chains), get_chain };
+	}
+}
+
 static int load_kind(struct em_kv_txn *txn, struct em_routing *out, enum kind kind)
 {
 	struct em_kv_pair *p;
@@ -120,34 +146,20 @@ static int load_kind(struct em_kv_txn *txn, struct em_routing *out, enum kind ki
 	int rc = scan(txn, kind, &p, &n);
 	if (rc < 0)
 		return rc;
-	size_t size = kind == NODES ? sizeof(struct em_node)
-		    : kind == TARGETS ? sizeof(struct em_target) : sizeof(struct em_chain);
-	void *arr = calloc(n ? n : 1, size);
-	if (!arr)
+	struct array a = array_of(out, kind);
+	*a.base = calloc(n ? n : 1, a.size);
+	if (!*a.base)
 		return -ENOMEM;
-	if (kind == NODES)
-		out->nodes = arr, out->cap_nodes = n ? n : 1;
-	else if (kind == TARGETS)
-		out->targets = arr, out->cap_targets = n ? n : 1;
-	else
-		out->chains = arr, out->cap_chains = n ? n : 1;
-
-	for (size_t i = 0; i < n; i++) {
-		struct em_mrd r = { .p = p[i].val, .len = p[i].vlen };
-		void *el = (char *)arr + i * size;
-		rc = kind == NODES ? em_rec_get_node(&r, el)
-		   : kind == TARGETS ? em_rec_get_target(&r, el) : em_rec_get_chain(&r, el);
-		/* The record must be filed under its own id. */
+	*a.cap = n ? n : 1;
+	for (; *a.n < n; (*a.n)++) {
+		struct em_mrd r = { .p = p[*a.n].val, .len = p[*a.n].vlen };
+		void *el = (char *)*a.base + *a.n * a.size;
 		uint32_t id;
-		memcpy(&id, el, sizeof(id));
-		if (rc < 0 || p[i].klen != KEY_LEN || key_id(p[i].key) != id)
+		rc = a.get(&r, el);
+		memcpy(&id, el, sizeof(id)); /* every record starts with its id */
+		/* The record must be filed under its own id. */
+		if (rc < 0 || p[*a.n].klen != KEY_LEN || key_id(p[*a.n].key) != id)
 			return -EUCLEAN;
-		if (kind == NODES)
-			out->nnodes++;
-		else if (kind == TARGETS)
-			out->ntargets++;
-		else
-			out->nchains++;
 	}
 	return 0;
 }

@@ -53,6 +53,14 @@ static size_t count_keys(struct em_kv *kv)
 	return n;
 }
 
+static int damage_fn(struct em_kv_txn *txn, void *arg)
+{
+	/* Chain 9's key holding a record of chain 1 (and then a torn one). */
+	static const uint8_t key[] = { 'C', 'C', 0, 0, 0, 9 };
+	static const uint8_t rec[] = { 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0xe9, 3, 0, 0, 0 };
+	return em_kv_set(txn, key, sizeof(key), rec, *(int *)arg ? sizeof(rec) : 5);
+}
+
 static void test_store(struct em_kv *kv)
 {
 	struct em_routing r, l;
@@ -86,6 +94,17 @@ static void test_store(struct em_kv *kv)
 	em_routing_register_node(&small, 1, "tcp://a:1", 0);
 	is_int(em_mgmt_store_save(kv, &small, NULL, 0), 0, "saved a smaller state");
 	is_int(count_keys(kv), 2, "old records cleared");
+
+	int whole = 1;
+	em_kv_run(kv, 0, damage_fn, &whole);
+	is_int(em_mgmt_store_load(kv, &l, 0), -EUCLEAN, "a record under the wrong id is damage");
+	ok(l.nodes == NULL && l.nnodes == 0, "and loads nothing");
+	whole = 0;
+	em_kv_run(kv, 0, damage_fn, &whole);
+	is_int(em_mgmt_store_load(kv, &l, 0), -EUCLEAN, "so is a torn record");
+	is_int(em_mgmt_store_save(kv, &small, NULL, 0), 0, "saving repairs it");
+	is_int(em_mgmt_store_load(kv, &l, 0), 0, "loads again");
+	em_routing_clear(&l);
 	em_routing_clear(&small);
 	em_routing_clear(&r);
 }
