@@ -7,7 +7,9 @@
  * and calls it again from scratch when the store reports a conflict, with
  * bounded, jittered exponential backoff. A transaction function must
  * therefore have no side effects outside the transaction other than writing
- * its result into its argument (overwritten by the last, successful attempt).
+ * its result into its argument (overwritten by the last, successful attempt),
+ * and must not call em_kv_run() itself (on LMDB a nested writer would wait
+ * for its own lock).
  *
  * Backends, picked by the URI given to em_kv_open():
  *   "lmdb:/path/to/dir"   LMDB, embedded, one node. One writer at a time, so

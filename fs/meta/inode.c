@@ -148,12 +148,12 @@ static int chown_check(const struct em_meta_cred *cr, struct em_meta_attr *a,
 	if (cr->uid != 0 &&
 	    (cr->uid != a->uid || uid != a->uid || (gid != a->gid && !em_meta_in_group(cr, gid))))
 		return -EPERM;
-	bool changed = uid != a->uid || gid != a->gid;
 	a->uid = uid;
 	a->gid = gid;
-	/* A new owner must not inherit set-id powers; setgid without group
-	 * exec means mandatory locking, not set-id, and stays. */
-	if (changed && !S_ISDIR(a->mode)) {
+	/* A new owner must not inherit set-id powers. Linux strips them on
+	 * every chown of a non-directory, even a no-op one and even by root;
+	 * setgid without group exec means mandatory locking and stays. */
+	if (!S_ISDIR(a->mode)) {
 		a->mode &= ~(uint32_t)S_ISUID;
 		if (a->mode & S_IXGRP)
 			a->mode &= ~(uint32_t)S_ISGID;

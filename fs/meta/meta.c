@@ -127,6 +127,8 @@ static int batch_fn(struct em_kv_txn *t, void *arg)
  * in the caller's would hold the counter for the whole operation. */
 int em_meta_alloc_ino(struct em_meta *m, uint64_t *ino)
 {
+	/* Never called inside a transaction, so holding mu across the batch
+	 * transaction cannot deadlock with a writer. */
 	pthread_mutex_lock(&m->mu);
 	if (m->next_ino == m->end_ino) {
 		struct batch_ctx b = { .count = m->opts.id_batch };
@@ -143,12 +145,12 @@ int em_meta_alloc_ino(struct em_meta *m, uint64_t *ino)
 	return 0;
 }
 
+/* Lock-free: it runs inside transactions, and the id mutex is held across
+ * a KV transaction in em_meta_alloc_ino(), so sharing it would deadlock
+ * against LMDB's writer lock. */
 uint32_t em_meta_next_chain(struct em_meta *m)
 {
-	pthread_mutex_lock(&m->mu);
-	uint32_t c = m->next_chain++ % m->opts.chain_count;
-	pthread_mutex_unlock(&m->mu);
-	return c;
+	return __atomic_fetch_add(&m->next_chain, 1, __ATOMIC_RELAXED) % m->opts.chain_count;
 }
 
 struct statfs_ctx {
