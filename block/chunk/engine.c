@@ -45,6 +45,50 @@ static void reader_done(struct em_engine *e)
 	e->n_deferred = 0;
 }
 
+/* ---- I/O buffers ------------------------------------------------------- */
+
+void *em_engine_buf_get(struct em_engine *e, uint64_t len)
+{
+	for (unsigned i = e->n_bcache; i-- > 0;) {
+		if (e->bcache[i].len != len)
+			continue;
+		void *p = e->bcache[i].p;
+		e->bcache_bytes -= len;
+		e->bcache[i] = e->bcache[--e->n_bcache];
+		return p;
+	}
+	return em_bdev_alloc_buf(e->dev, len);
+}
+
+void em_engine_buf_put(struct em_engine *e, void *buf, uint64_t len)
+{
+	if (!buf)
+		return;
+	if (len > EM_BUF_CACHE_BYTES / 4) {
+		free(buf);
+		return;
+	}
+	/* Full: the oldest entries make room, so the cache follows the
+	 * sizes in use. */
+	while (e->n_bcache == EM_BUF_CACHE || e->bcache_bytes + len > EM_BUF_CACHE_BYTES) {
+		free(e->bcache[0].p);
+		e->bcache_bytes -= e->bcache[0].len;
+		memmove(&e->bcache[0], &e->bcache[1], --e->n_bcache * sizeof(e->bcache[0]));
+	}
+	e->bcache[e->n_bcache].p = buf;
+	e->bcache[e->n_bcache].len = len;
+	e->n_bcache++;
+	e->bcache_bytes += len;
+}
+
+void em_engine_buf_cache_free(struct em_engine *e)
+{
+	for (unsigned i = 0; i < e->n_bcache; i++)
+		free(e->bcache[i].p);
+	e->n_bcache = 0;
+	e->bcache_bytes = 0;
+}
+
 /* ---- applying records --------------------------------------------------- */
 
 int em_engine_apply_rec(struct em_engine *e, const struct em_log_rec *rec)
@@ -115,7 +159,7 @@ void em_op_finish(struct em_chunk_op *op, int status)
 	struct em_chunk_entry *ent = op->ent;
 	if (op->new_loc)
 		em_alloc_put(&e->alloc, op->new_loc); /* never reached the log */
-	free(op->buf);
+	em_engine_buf_put(e, op->buf, op->buf_size);
 	bool has_meta = status == 0 && ent->live;
 	struct em_chunk_meta meta = ent->meta;
 
@@ -233,11 +277,19 @@ static void fill_and_write(struct em_chunk_op *op, const struct update_plan *p)
 	uint32_t keep = p->base_len < p->new_len ? p->base_len : p->new_len;
 	if (op->kind == EM_OP_UPDATE && off == 0 && len >= p->base_len)
 		keep = 0;
-	memset(b + keep, 0, op->buf_len - keep);
-	if (len && op->u.data)
+	if (len && op->u.data) {
+		/* Zero only what neither the base nor the data covers. */
+		uint64_t end = (uint64_t)off + len, tail = end > keep ? end : keep;
+		if (off > keep)
+			memset(b + keep, 0, off - keep);
+		if (tail < op->buf_len)
+			memset(b + tail, 0, op->buf_len - tail);
 		memcpy(b + off, op->u.data, len);
-	else if (len)
-		memset(b + off, 0, len);
+	} else {
+		memset(b + keep, 0, op->buf_len - keep);
+		if (len)
+			memset(b + off, 0, len);
+	}
 	uint32_t crc = em_crc32c(0, b, p->new_len);
 	op->buf_dev_off = e->sb.data_off + em_loc_off(op->new_loc);
 	write_pending(op, p->new_len, crc, op->new_loc);
@@ -261,7 +313,7 @@ static void base_read_done(void *arg, int status)
 	if (op->kind == EM_OP_TRUNCATE && plan.new_len <= plan.base_len) {
 		/* Shrink: the slot keeps its bytes, only length and CRC move. */
 		uint32_t crc = em_crc32c(0, op->buf, plan.new_len);
-		free(op->buf);
+		em_engine_buf_put(op->e, op->buf, op->buf_size);
 		op->buf = NULL;
 		op->buf_len = 0;
 		write_pending(op, plan.new_len, crc, plan.base_loc);
@@ -316,7 +368,8 @@ static int start_update(struct em_chunk_op *op)
 			return 0;
 		}
 		op->buf_len = em_align_up(p.new_len, EM_PAGE);
-		op->buf = em_bdev_alloc_buf(e->dev, op->buf_len);
+		op->buf_size = op->buf_len;
+		op->buf = em_engine_buf_get(e, op->buf_size);
 		if (!op->buf)
 			return -ENOMEM;
 		int rc = read_base(op, &p, e->sb.data_off + em_loc_off(p.base_loc), op->buf_len);
@@ -331,7 +384,8 @@ static int start_update(struct em_chunk_op *op)
 		p.in_place = true;
 		p.region = p.base_len / EM_PAGE * EM_PAGE;
 		op->buf_len = em_align_up(p.new_len, EM_PAGE) - p.region;
-		op->buf = em_bdev_alloc_buf(e->dev, op->buf_len);
+		op->buf_size = op->buf_len;
+		op->buf = em_engine_buf_get(e, op->buf_size);
 		if (!op->buf)
 			return -ENOMEM;
 		op->buf_dev_off = e->sb.data_off + em_loc_off(p.base_loc) + p.region;
@@ -344,7 +398,8 @@ static int start_update(struct em_chunk_op *op)
 	if (rc < 0)
 		return rc;
 	op->buf_len = em_align_up(p.new_len, EM_PAGE);
-	op->buf = em_bdev_alloc_buf(e->dev, op->buf_len);
+	op->buf_size = op->buf_len;
+	op->buf = em_engine_buf_get(e, op->buf_size);
 	if (!op->buf)
 		return -ENOMEM;
 	uint32_t keep = p.base_len < p.new_len ? p.base_len : p.new_len;
@@ -487,6 +542,7 @@ struct read_op {
 	em_chunk_read_cb cb;
 	void *arg;
 	uint8_t *out, *bounce;
+	uint64_t span;
 	uint32_t skip, len;
 	bool check;
 	uint32_t crc;
@@ -504,7 +560,7 @@ static void read_done(void *arg, int status)
 		}
 	}
 	reader_done(rd->e);
-	free(rd->bounce);
+	em_engine_buf_put(rd->e, rd->bounce, rd->span);
 	rd->cb(rd->arg, status);
 	free(rd);
 }
@@ -547,7 +603,8 @@ int em_chunk_read(struct em_engine *e, const struct em_chunk_id *id, uint32_t of
 	uint64_t first = offset / EM_PAGE * EM_PAGE;
 	uint64_t span = em_align_up((uint64_t)offset + rd->len, EM_PAGE) - first;
 	rd->skip = (uint32_t)(offset - first);
-	rd->bounce = em_bdev_alloc_buf(e->dev, span);
+	rd->span = span;
+	rd->bounce = em_engine_buf_get(e, span);
 	if (!rd->bounce) {
 		free(rd);
 		return -ENOMEM;
@@ -555,7 +612,7 @@ int em_chunk_read(struct em_engine *e, const struct em_chunk_id *id, uint32_t of
 	int rc = em_eio(e->dev, EM_BDEV_READ, 0, e->sb.data_off + em_loc_off(loc) + first, span,
 			rd->bounce, read_done, rd);
 	if (rc < 0) {
-		free(rd->bounce);
+		em_engine_buf_put(e, rd->bounce, span);
 		free(rd);
 		return rc;
 	}

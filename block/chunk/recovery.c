@@ -184,6 +184,7 @@ static void engine_free(struct em_engine *e)
 	free(e->ckpt_buf);
 	free(e->deferred);
 	em_bdev_close(e->dev);
+	em_engine_buf_cache_free(e);
 	free(e);
 }
 

@@ -135,6 +135,20 @@ static int nvme_rc(int rc)
 	return 0;
 }
 
+static unsigned queue_value(int c, int ns, const char *attr)
+{
+	char sys[96];
+	snprintf(sys, sizeof(sys), "/sys/block/nvme%dn%d/queue/%s", c, ns, attr);
+	FILE *f = fopen(sys, "r");
+	unsigned v = 0;
+	if (f) {
+		if (fscanf(f, "%u", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	return v;
+}
+
 /* The block layer caps a passthrough command at the queue's max_hw_sectors;
  * past it the kernel says -EINVAL, so learn it rather than guess. */
 static uint32_t kernel_max_transfer(const char *path, const struct nvme_id_ctrl *ctrl)
@@ -142,17 +156,22 @@ static uint32_t kernel_max_transfer(const char *path, const struct nvme_id_ctrl 
 	const char *base = strrchr(path, '/');
 	int c, ns;
 	if (sscanf(base ? base + 1 : path, "ng%dn%d", &c, &ns) == 2) {
-		char sys[96];
-		snprintf(sys, sizeof(sys), "/sys/block/nvme%dn%d/queue/max_hw_sectors_kb", c, ns);
-		FILE *f = fopen(sys, "r");
-		unsigned kb = 0;
-		if (f) {
-			if (fscanf(f, "%u", &kb) != 1)
-				kb = 0;
-			fclose(f);
+		unsigned kb = queue_value(c, ns, "max_hw_sectors_kb");
+		if (kb) {
+			uint64_t max = (uint64_t)kb * 1024;
+			/* Passthrough is never split: a page-aligned buffer whose
+			 * pages are not physically contiguous takes one segment
+			 * per page, and past max_segments the kernel says
+			 * -EINVAL. Stay within both, at a power of two so that
+			 * chunk-sized I/O splits evenly. */
+			unsigned segs = queue_value(c, ns, "max_segments");
+			if (segs && (uint64_t)segs * 4096 < max)
+				max = (uint64_t)segs * 4096;
+			uint32_t p2 = 4096;
+			while ((uint64_t)p2 * 2 <= max && p2 < (1u << 30))
+				p2 *= 2;
+			return p2;
 		}
-		if (kb)
-			return kb * 1024;
 	}
 	/* MDTS is in units of the minimum page size; 4 KiB on every
 	 * controller Linux drives with default settings. */
