@@ -113,8 +113,11 @@ void em_net_destroy(struct em_net *net)
 {
 	if (!net)
 		return;
-	/* Run pending close callbacks so nothing is leaked. */
-	net_poll(net);
+	/* Closing RDMA connections wait for their flushed work requests; give
+	 * them a moment, then run the pending close callbacks. */
+	uint64_t until = em_now_ms() + 2000;
+	while (net->n_conns && em_now_ms() < until)
+		em_reactor_run_once(net->r, 10);
 	if (net->n_conns)
 		EM_WARN("net", "destroying a context with %d open connections", net->n_conns);
 	if (net->verbs)
@@ -312,6 +315,11 @@ void em_conn_close(struct em_conn *c, int err)
 	c->close_err = err < 0 ? err : -ECONNABORTED;
 	EM_DEBUG("net", "%s: closing: %s", c->peer, em_strerror(c->close_err));
 	c->vt->shutdown(c);
+}
+
+int em_conn_error(const struct em_conn *c)
+{
+	return c->closing ? c->close_err : 0;
 }
 
 enum em_transport_kind em_conn_kind(const struct em_conn *c)

@@ -60,7 +60,8 @@ struct em_listener;
 
 /* cfg may be NULL for the defaults. */
 int em_net_create(struct em_reactor *r, const struct em_net_config *cfg, struct em_net **out);
-/* Every connection and listener must be closed first (and their on_close run). */
+/* Close every connection and listener first; this runs the reactor (up to
+ * 2 s) until closing connections have drained and their on_close has run. */
 void em_net_destroy(struct em_net *net);
 struct em_reactor *em_net_reactor(const struct em_net *net);
 const struct em_net_config *em_net_config(const struct em_net *net);
@@ -109,6 +110,8 @@ int em_conn_write(struct em_conn *c, const struct em_buf_desc *remote, struct em
 int em_conn_grant(struct em_conn *c, const struct em_buf_desc *d, unsigned access);
 void em_conn_revoke(struct em_conn *c, const struct em_buf_desc *d);
 
+/* 0 while the connection is usable, else the error it is closing with. */
+int em_conn_error(const struct em_conn *c);
 /* Closes with err (< 0) reported to on_close; idempotent. */
 void em_conn_close(struct em_conn *c, int err);
 enum em_transport_kind em_conn_kind(const struct em_conn *c);

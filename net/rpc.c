@@ -16,7 +16,7 @@ enum { M_CHALLENGE = 1, M_PROOF = 2, M_RESULT = 3 };
 
 #define CALL_BUCKETS 1024
 
-enum rc_state { RC_WAIT_CHALLENGE, RC_WAIT_RESULT, RC_WAIT_PROOF, RC_READY, RC_DEAD };
+enum rc_state { RC_WAIT_CHALLENGE, RC_WAIT_RESULT, RC_WAIT_PROOF, RC_READY, RC_REFUSED, RC_DEAD };
 
 struct call;
 
@@ -341,7 +341,8 @@ static void on_accept(void *arg, struct em_conn *conn)
 static struct rpc_conn *find_peer(struct em_rpc *rpc, const char *url)
 {
 	for (struct rpc_conn *rc = rpc->conns; rc; rc = rc->next)
-		if (rc->client && rc->st != RC_DEAD && strcmp(rc->url, url) == 0)
+		if (rc->client && rc->st != RC_DEAD && rc->conn && !em_conn_error(rc->conn) &&
+		    strcmp(rc->url, url) == 0)
 			return rc;
 	return NULL;
 }
@@ -376,6 +377,13 @@ static void auth_refused(struct rpc_conn *rc, const char *why)
 	EM_WARN("rpc", "%s: authentication failed: %s",
 		rc->conn ? em_conn_peer(rc->conn) : rc->url, why);
 	rc->fail_err = -EM_EAUTH;
+	rc_fail(rc, -EM_EAUTH);
+}
+
+static void on_refused_linger(void *arg)
+{
+	struct rpc_conn *rc = arg;
+	rc->hs_timer = NULL;
 	rc_fail(rc, -EM_EAUTH);
 }
 
@@ -415,11 +423,22 @@ static void handshake(struct rpc_conn *rc, const struct em_frame_hdr *h, const v
 		em_dec_raw(&d, proof, EM_AUTH_PROOF);
 		if (em_dec_error(&d) || !em_auth_verify(rpc->secret, rpc->secret_len, EM_AUTH_CLIENT,
 							rc->snonce, rc->cnonce, proof)) {
-			/* Tell the client why before hanging up, so it can say so. */
+			/* Tell the client why, and give the answer time to leave before
+			 * hanging up (closing an RDMA QP at once would flush it), so
+			 * the client can report EM_EAUTH; it normally hangs up first. */
+			EM_WARN("rpc", "%s: authentication failed: wrong proof of the cluster secret",
+				em_conn_peer(rc->conn));
 			struct em_frame_hdr o = { .flags = EM_FRAME_RESPONSE, .service = SVC_AUTH,
 						  .method = M_RESULT, .status = -EM_EAUTH };
-			send_frame(rc, &o, NULL);
-			auth_refused(rc, "wrong proof of the cluster secret");
+			rc->st = RC_REFUSED;
+			rc->fail_err = -EM_EAUTH;
+			if (rc->hs_timer)
+				em_reactor_timer_cancel(em_net_reactor(rpc->net), rc->hs_timer);
+			rc->hs_timer = NULL;
+			if ((r = send_frame(rc, &o, NULL)) ||
+			    (r = em_reactor_timer(em_net_reactor(rpc->net), 1000, on_refused_linger, rc,
+						  &rc->hs_timer)))
+				rc_fail(rc, -EM_EAUTH);
 			return;
 		}
 		em_auth_proof(rpc->secret, rpc->secret_len, EM_AUTH_SERVER, rc->snonce, rc->cnonce, proof);
@@ -505,6 +524,8 @@ static void rc_on_msg(struct em_conn *conn, void *arg, const void *msg, size_t l
 		rc_fail(rc, r);
 		return;
 	}
+	if (rc->st == RC_REFUSED)
+		return;
 	if (h.service == SVC_AUTH) {
 		handshake(rc, &h, p);
 		return;
