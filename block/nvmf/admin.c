@@ -58,7 +58,7 @@ static uint16_t oncs(const struct em_nvmf_subsys *s)
 	uint16_t v = 1u << 2 | 1u << 3;
 
 	for (uint32_t i = 0; i < s->nn; i++)
-		if (!em_bdev_get_info(s->ns[i]->bdev)->write_zeroes)
+		if (!s->ns[i]->info.write_zeroes)
 			v &= (uint16_t)~(1u << 3);
 	return v;
 }
@@ -119,6 +119,8 @@ static uint16_t identify_ns(struct em_nvmf_req *req, uint32_t nsid)
 	id.nmic = 1; /* may be attached to several controllers */
 	memcpy(id.nguid, ns->nguid, sizeof id.nguid);
 	id.lbaf[0].ds = ns->lbads;
+	/* Read behaviour of deallocated blocks: 001b = zeroes. */
+	id.dlfeat = ns->dealloc_zeroes ? 1 : 0;
 	return put_data(req, &id, sizeof id);
 }
 

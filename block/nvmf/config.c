@@ -6,7 +6,9 @@
 
 #include "block/nvmf/config.h"
 #include "block/nvmf/internal.h"
+#include "block/nvmf/volume.h"
 #include "ember/errors.h"
+#include "net/core/crc32c.h"
 #include "net/core/log.h"
 
 const struct em_cfg_option em_nvmf_config_schema[] = {
@@ -30,9 +32,18 @@ const struct em_cfg_option em_nvmf_config_schema[] = {
 	{ "subsystem.*", "allow_any_host", EM_CFG_BOOL, "false", 0, 0,
 	  "let every host connect (ignores allowed_hosts)" },
 	{ "subsystem.*", "namespace", EM_CFG_STRING, "", 0, 0,
-	  "comma-separated device paths, NSID 1, 2, ... in order (/dev/ngXnY: passthrough)" },
+	  "comma-separated device paths, NSID 1, 2, ... in order (/dev/ngXnY: passthrough); "
+	  "chunk:ENGINE_PATH is a chunk volume on the chunk engine (target) at ENGINE_PATH" },
 	{ "subsystem.*", "backend", EM_CFG_STRING, "auto", 0, 0,
-	  "device backend for the namespaces: auto, nvme, uring or aio" },
+	  "device backend for the namespaces and chunk engines: auto, nvme, uring or aio" },
+	{ "subsystem.*", "volume_size", EM_CFG_SIZE, "0", 0, INT64_MAX,
+	  "size of each chunk volume namespace (required with chunk:)" },
+	{ "subsystem.*", "chunk_size", EM_CFG_SIZE, "1M", 64 << 10, EM_CHUNK_MAX_SIZE,
+	  "bytes of a chunk volume per chunk, a power of two" },
+	{ "subsystem.*", "volume_block_size", EM_CFG_SIZE, "4K", 512, 4096,
+	  "LBA size of chunk volume namespaces" },
+	{ "subsystem.*", "volume_id", EM_CFG_INT, "0", 0, INT64_MAX,
+	  "id of the first chunk volume (the next ones count up); 0: derived from nqn and NSID" },
 	EM_CFG_END,
 };
 
@@ -63,6 +74,7 @@ struct ns_ctx {
 	struct em_nvmf_subsys *s;
 	struct em_reactor *r;
 	enum em_bdev_kind kind;
+	struct em_volume_opts vol;   /* id 0: derive; else the next volume's id */
 	char *err;
 	size_t errlen;
 	const char *section;
@@ -73,13 +85,66 @@ static int add_host(void *arg, const char *nqn)
 	return em_nvmf_subsys_allow_host(arg, nqn);
 }
 
+#define CHUNK_PREFIX "chunk:"
+
+/* A stable id for a volume nobody named: renaming the subsystem or moving
+ * the namespace to another NSID would orphan its chunks, hence volume_id. */
+static uint64_t derived_volume_id(const char *nqn, uint32_t nsid)
+{
+	uint32_t hi = em_crc32c(0x766f6c00u, nqn, strlen(nqn));
+	uint32_t lo = em_crc32c(hi, &nsid, sizeof nsid);
+	return (uint64_t)hi << 32 | lo;
+}
+
+static int add_volume(struct ns_ctx *c, const char *path)
+{
+	struct em_nvmf_tgt *t = c->s->tgt;
+	struct em_volume_opts o = c->vol;
+	struct em_engine *e;
+	struct em_volume *v;
+	const char *what = "chunk engine";
+	int rc;
+
+	if (o.size == 0) {
+		snprintf(c->err, c->errlen, "[%s] namespace chunk:%s needs volume_size", c->section,
+			 path);
+		return -EINVAL;
+	}
+	if (o.id == 0)
+		o.id = derived_volume_id(c->s->nqn, c->s->nn + 1);
+	rc = em_nvmf_tgt_engine(t, path, c->kind, &e);
+	if (rc == 0) {
+		what = "volume (volume_size a multiple of volume_block_size, chunk_size a power of two)";
+		rc = em_volume_open(e, c->r, &o, &v);
+	}
+	if (rc == 0) {
+		rc = em_nvmf_ns_add_volume(c->s, v, NULL);
+		if (rc < 0)
+			em_volume_close(v);
+	}
+	if (rc < 0) {
+		snprintf(c->err, c->errlen, "[%s] namespace chunk:%s: %s: %s", c->section, path, what,
+			 em_strerror(rc));
+		return rc;
+	}
+	if (c->vol.id)
+		c->vol.id++;
+	EM_INFO("nvmf", "%s nsid %u: chunk volume %#llx on %s (%llu bytes, %u-byte chunks, "
+		"%u-byte blocks)", c->s->nqn, c->s->nn, (unsigned long long)o.id, path,
+		(unsigned long long)o.size, o.chunk_size, o.block_size);
+	return 0;
+}
+
 static int add_ns(void *arg, const char *path)
 {
 	struct ns_ctx *c = arg;
 	struct em_bdev_opts o = { .kind = c->kind };
 	struct em_bdev *d;
-	int rc = em_bdev_open(path, &o, &d);
+	int rc;
 
+	if (strncmp(path, CHUNK_PREFIX, strlen(CHUNK_PREFIX)) == 0)
+		return add_volume(c, path + strlen(CHUNK_PREFIX));
+	rc = em_bdev_open(path, &o, &d);
 	if (rc < 0) {
 		snprintf(c->err, c->errlen, "[%s] namespace %s: %s", c->section, path,
 			 em_strerror(rc));
@@ -111,7 +176,15 @@ static int add_subsys(const struct em_config *cfg, struct em_nvmf_tgt *t, struct
 		.model = em_config_str(cfg, sec, "model"),
 		.allow_any_host = em_config_bool(cfg, sec, "allow_any_host"),
 	};
-	struct ns_ctx nc = { .r = r, .err = err, .errlen = errlen, .section = sec };
+	struct ns_ctx nc = {
+		.r = r, .err = err, .errlen = errlen, .section = sec,
+		.vol = {
+			.id = (uint64_t)em_config_int(cfg, sec, "volume_id"),
+			.size = em_config_size(cfg, sec, "volume_size"),
+			.chunk_size = (uint32_t)em_config_size(cfg, sec, "chunk_size"),
+			.block_size = (uint32_t)em_config_size(cfg, sec, "volume_block_size"),
+		},
+	};
 	int rc;
 
 	rc = em_bdev_kind_parse(em_config_str(cfg, sec, "backend"), &nc.kind);

@@ -9,6 +9,7 @@
  *   serial = ...                model = ...
  *   allowed_hosts = NQN[,NQN...]   or  allow_any_host = true
  *   namespace = /dev/ng0n1[,PATH...]  (NSIDs 1, 2, ... in order)
+ *   namespace = chunk:ENGINE_PATH  a chunk volume: volume_size = ..., chunk_size = 1M
  *
  * Programs that host more than the target concatenate em_nvmf_config_schema
  * with their own options. */

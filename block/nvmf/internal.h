@@ -86,11 +86,22 @@ struct em_nvmf_stats {
 	uint64_t media_errors;
 };
 
+/* What backs a namespace: a block device or a chunk volume, both driven
+ * with em_bdev_io descriptors (block/dev/bdev.h contract). */
+struct em_nvmf_ns_ops {
+	int (*submit)(void *backend, struct em_bdev_io *io);
+	/* Waits for outstanding I/O (running callbacks), then frees. */
+	void (*close)(void *backend);
+};
+
 /* Namespaces live as long as the target, so a device completion arriving
  * after its controller went away still finds its namespace. */
 struct em_nvmf_ns {
 	uint32_t nsid;
-	struct em_bdev *bdev;
+	const struct em_nvmf_ns_ops *ops;
+	void *backend;
+	struct em_bdev_info info;    /* the backend's geometry and abilities */
+	bool dealloc_zeroes;         /* deallocated blocks read as zeroes (DLFEAT) */
 	uint32_t block_size;
 	uint8_t lbads;               /* log2(block_size) */
 	uint64_t nblocks;
@@ -143,6 +154,14 @@ struct em_nvmf_tgt {
 	struct em_nvmf_subsys *discovery;
 	struct em_nvmf_subsys *subsystems;   /* NVM subsystems, in creation order */
 	uint64_t genctr;                     /* discovery log generation */
+	struct em_nvmf_engine *engines;      /* chunk engines opened for volumes */
+};
+
+/* A chunk engine shared by the volumes on it, closed after every namespace. */
+struct em_nvmf_engine {
+	struct em_nvmf_engine *next;
+	char *path;
+	struct em_engine *engine;
 };
 
 /* --- request flow (fabrics.c) --------------------------------------------- */
@@ -179,6 +198,10 @@ uint16_t em_nvmf_copy_log(struct em_nvmf_req *req, const void *log, size_t log_l
 struct em_nvmf_subsys *em_nvmf_subsys_find(struct em_nvmf_tgt *t, const char *nqn);
 bool em_nvmf_host_allowed(const struct em_nvmf_subsys *s, const char *hostnqn);
 struct em_nvmf_ns *em_nvmf_ns_find(struct em_nvmf_subsys *s, uint32_t nsid);
+static inline int em_nvmf_ns_submit(struct em_nvmf_ns *ns, struct em_bdev_io *io)
+{
+	return ns->ops->submit(ns->backend, io);
+}
 int em_nvmf_ctrl_create(struct em_nvmf_subsys *s, const char *hostnqn,
 			const uint8_t hostid[16], uint32_t kato_ms,
 			struct em_nvmf_ctrl **out);

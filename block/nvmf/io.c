@@ -1,6 +1,7 @@
-/* I/O commands against a namespace's block device: Read, Write, Flush,
- * Write Zeroes, Dataset Management. Data is already in (or goes out of) the
- * request buffer; the device works on it directly. */
+/* I/O commands against a namespace's backend (block device or chunk
+ * volume): Read, Write, Flush, Write Zeroes, Dataset Management. Data is
+ * already in (or goes out of) the request buffer; the backend works on it
+ * directly. */
 #include <errno.h>
 #include <string.h>
 
@@ -54,7 +55,7 @@ static void submit(struct em_nvmf_req *req, enum em_bdev_op op, uint64_t offset,
 	io->buf = req->data;
 	io->cb = cb;
 	io->arg = req;
-	rc = em_bdev_submit(req->ns->bdev, io);
+	rc = em_nvmf_ns_submit(req->ns, io);
 	if (rc < 0) {
 		EM_DEBUG("nvmf", "nsid %u: device refused op %d at %llu+%u: %s", req->ns->nsid,
 			 op, (unsigned long long)offset, len, em_errname(rc));
@@ -133,7 +134,7 @@ static void range_step(struct em_bdev_io *io, int status)
 {
 	struct em_nvmf_req *req = io->arg;
 	struct em_nvmf_ns *ns = req->ns;
-	uint64_t max_bytes = em_bdev_get_info(ns->bdev)->max_zeroes;
+	uint64_t max_bytes = ns->info.max_zeroes;
 	uint64_t max_blocks, slba, nlb;
 
 	if (status < 0) {
@@ -185,7 +186,7 @@ static uint16_t ranges_start(struct em_nvmf_req *req, enum em_bdev_op op, uint32
 
 static uint16_t write_zeroes(struct em_nvmf_req *req)
 {
-	if (!em_bdev_get_info(req->ns->bdev)->write_zeroes)
+	if (!req->ns->info.write_zeroes)
 		return EM_SC_INVALID_OPCODE | EM_NVME_DNR;
 	return ranges_start(req, EM_BDEV_WRITE_ZEROES, 1);
 }
@@ -197,7 +198,7 @@ static uint16_t dataset_mgmt(struct em_nvmf_req *req)
 	if (req->xfer != EM_XFER_H2C || req->data_len < nr * DSM_RANGE_SIZE)
 		return EM_SC_SGL_INVALID_DATA | EM_NVME_DNR;
 	/* Deallocation is advisory: without device support it is a no-op. */
-	if (!(le32toh(req->cmd.cdw11) & DSM_AD) || !em_bdev_get_info(req->ns->bdev)->discard) {
+	if (!(le32toh(req->cmd.cdw11) & DSM_AD) || !req->ns->info.discard) {
 		for (uint32_t i = 0; i < nr; i++) {
 			uint64_t slba, nlb;
 			range_get(req, i, &slba, &nlb);

@@ -1,8 +1,8 @@
 /* NVMe over Fabrics target: the public API.
  *
  * A target holds a discovery controller and any number of NVM subsystems,
- * each with namespaces backed by block devices (block/dev/bdev.h) and a host
- * NQN allow-list. Transports (today: RDMA, block/nvmf/rdma.h) accept queues
+ * each with namespaces backed by block devices (block/dev/bdev.h) or chunk
+ * volumes (block/nvmf/volume.h), and a host NQN allow-list. Transports (today: RDMA, block/nvmf/rdma.h) accept queues
  * and hand received command capsules to the command layer; everything runs on
  * the one reactor the target was created on.
  *
@@ -14,8 +14,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "block/dev/bdev.h"
+
 struct em_reactor;
 struct em_bdev;
+struct em_engine;
+struct em_volume;
 struct em_nvmf_tgt;
 struct em_nvmf_subsys;
 
@@ -50,5 +54,14 @@ int em_nvmf_subsys_allow_host(struct em_nvmf_subsys *s, const char *hostnqn);
  * the device (closed with the target); it must be attached to the target's
  * reactor already. */
 int em_nvmf_ns_add_bdev(struct em_nvmf_subsys *s, struct em_bdev *bdev, uint32_t *nsid);
+/* The same for a chunk volume (block/nvmf/volume.h) on the target's reactor:
+ * deallocated blocks read as zeroes. */
+int em_nvmf_ns_add_volume(struct em_nvmf_subsys *s, struct em_volume *v, uint32_t *nsid);
+
+/* The chunk engine at path, opened on the target's reactor the first time
+ * and shared afterwards; closed by em_nvmf_tgt_destroy() after every
+ * namespace. */
+int em_nvmf_tgt_engine(struct em_nvmf_tgt *t, const char *path, enum em_bdev_kind kind,
+		       struct em_engine **out);
 
 #endif

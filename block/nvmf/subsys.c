@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "block/chunk/engine.h"
 #include "block/nvmf/internal.h"
+#include "block/nvmf/volume.h"
 #include "net/core/crc32c.h"
 #include "net/core/log.h"
 #include "net/core/reactor.h"
@@ -46,7 +48,7 @@ static int subsys_new(struct em_nvmf_tgt *t, const char *nqn, struct em_nvmf_sub
 static void subsys_free(struct em_nvmf_subsys *s)
 {
 	for (uint32_t i = 0; i < s->nn; i++) {
-		em_bdev_close(s->ns[i]->bdev);
+		s->ns[i]->ops->close(s->ns[i]->backend);
 		free(s->ns[i]);
 	}
 	for (size_t i = 0; i < s->n_hosts; i++)
@@ -104,7 +106,44 @@ void em_nvmf_tgt_destroy(struct em_nvmf_tgt *t)
 		subsys_free(s);
 	}
 	subsys_free(t->discovery);
+	while (t->engines) {
+		struct em_nvmf_engine *en = t->engines;
+		t->engines = en->next;
+		em_engine_close(en->engine);
+		free(en->path);
+		free(en);
+	}
 	free(t);
+}
+
+int em_nvmf_tgt_engine(struct em_nvmf_tgt *t, const char *path, enum em_bdev_kind kind,
+		       struct em_engine **out)
+{
+	struct em_engine_opts o = { .kind = kind };
+	struct em_nvmf_engine *en;
+	int rc;
+
+	for (en = t->engines; en; en = en->next) {
+		if (strcmp(en->path, path) == 0) {
+			*out = en->engine;
+			return 0;
+		}
+	}
+	en = calloc(1, sizeof *en);
+	if (!en || !(en->path = strdup(path))) {
+		free(en);
+		return -ENOMEM;
+	}
+	rc = em_engine_open(path, &o, t->reactor, &en->engine);
+	if (rc < 0) {
+		free(en->path);
+		free(en);
+		return rc;
+	}
+	en->next = t->engines;
+	t->engines = en;
+	*out = en->engine;
+	return 0;
 }
 
 int em_nvmf_subsys_add(struct em_nvmf_tgt *t, const struct em_nvmf_subsys_opts *o,
@@ -162,9 +201,32 @@ static void make_nguid(uint8_t nguid[16], const char *nqn, uint32_t nsid)
 	memcpy(nguid, w, 16);
 }
 
-int em_nvmf_ns_add_bdev(struct em_nvmf_subsys *s, struct em_bdev *bdev, uint32_t *nsid)
+static int bdev_submit(void *d, struct em_bdev_io *io)
 {
-	const struct em_bdev_info *info = em_bdev_get_info(bdev);
+	return em_bdev_submit(d, io);
+}
+
+static void bdev_close(void *d)
+{
+	em_bdev_close(d);
+}
+
+static int volume_submit(void *v, struct em_bdev_io *io)
+{
+	return em_volume_submit(v, io);
+}
+
+static void volume_close(void *v)
+{
+	em_volume_close(v);
+}
+
+static const struct em_nvmf_ns_ops bdev_ops = { bdev_submit, bdev_close };
+static const struct em_nvmf_ns_ops volume_ops = { volume_submit, volume_close };
+
+static int ns_add(struct em_nvmf_subsys *s, const struct em_nvmf_ns_ops *ops, void *backend,
+		  const struct em_bdev_info *info, bool dealloc_zeroes, uint32_t *nsid)
+{
 	struct em_nvmf_ns *ns;
 	uint32_t bs = info->block_size;
 
@@ -177,7 +239,10 @@ int em_nvmf_ns_add_bdev(struct em_nvmf_subsys *s, struct em_bdev *bdev, uint32_t
 	if (!ns)
 		return -ENOMEM;
 	ns->nsid = s->nn + 1;
-	ns->bdev = bdev;
+	ns->ops = ops;
+	ns->backend = backend;
+	ns->info = *info;
+	ns->dealloc_zeroes = dealloc_zeroes;
 	ns->block_size = bs;
 	ns->lbads = (uint8_t)__builtin_ctz(bs);
 	ns->nblocks = info->size / bs;
@@ -190,6 +255,16 @@ int em_nvmf_ns_add_bdev(struct em_nvmf_subsys *s, struct em_bdev *bdev, uint32_t
 	if (nsid)
 		*nsid = ns->nsid;
 	return 0;
+}
+
+int em_nvmf_ns_add_bdev(struct em_nvmf_subsys *s, struct em_bdev *bdev, uint32_t *nsid)
+{
+	return ns_add(s, &bdev_ops, bdev, em_bdev_get_info(bdev), false, nsid);
+}
+
+int em_nvmf_ns_add_volume(struct em_nvmf_subsys *s, struct em_volume *v, uint32_t *nsid)
+{
+	return ns_add(s, &volume_ops, v, em_volume_get_info(v), true, nsid);
 }
 
 struct em_nvmf_subsys *em_nvmf_subsys_find(struct em_nvmf_tgt *t, const char *nqn)

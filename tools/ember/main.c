@@ -5,10 +5,24 @@
 
 static int cmd_version(int argc, char **argv);
 int em_cmd_target(int argc, char **argv);
+int em_cmd_chunk(int argc, char **argv);
+int em_cmd_nodes(int argc, char **argv);
+int em_cmd_targets(int argc, char **argv);
+int em_cmd_chains(int argc, char **argv);
+int em_cmd_offline_target(int argc, char **argv);
+int em_cmd_create_chains(int argc, char **argv);
+int em_cmd_meta(int argc, char **argv);
 
 static const struct em_cli_cmd commands[] = {
 	{ "version", "print the Ember version", cmd_version },
 	{ "target", "format and inspect chunk targets", em_cmd_target },
+	{ "chunk", "put, get, stat and list chunks on an ember-target", em_cmd_chunk },
+	{ "nodes", "storage nodes known to mgmtd", em_cmd_nodes },
+	{ "targets", "targets with their chain and local states", em_cmd_targets },
+	{ "chains", "chains head to tail, member states and versions", em_cmd_chains },
+	{ "offline-target", "take a target out of its chain now", em_cmd_offline_target },
+	{ "create-chains", "build the chain table over registered nodes", em_cmd_create_chains },
+	{ "meta", "inspect a metadata store: ls, stat, tree", em_cmd_meta },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

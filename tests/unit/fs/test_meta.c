@@ -4,6 +4,8 @@
  *   test_meta              over a fresh LMDB store in a temp dir (unit)
  *   test_meta URI          over that store, wiped first (the integration
  *                          suite passes a throwaway PostgreSQL server)
+ * Built with -DEM_META_TEST_RPC (tests/integration/meta), every call goes
+ * through the RPC client to a real ember-meta process instead.
  *
  * Cast: root; alice (1000/1000); bob (1001/1001, also in group 1000);
  * carol (1002/1002, in no other group).
@@ -29,13 +31,17 @@ static const struct em_meta_cred alice = { 1000, 1000, 0, { 0 } };
 static const struct em_meta_cred bob = { 1001, 1001, 1, { 1000 } };
 static const struct em_meta_cred carol = { 1002, 1002, 0, { 0 } };
 
+static const struct em_meta_options mopts = { .chain_count = 4, .id_batch = 16 };
+
+#ifdef EM_META_TEST_RPC
+/* The same suite driven through ember-meta and the RPC client: m is a
+ * client and em_meta_* are its calls. */
+#include "via_rpc.h"
+#else
+static struct em_meta *m;
 static char dir[64], uri[128];
 static struct em_kv *kv;
-static struct em_meta *m;
-static const struct em_meta_options mopts = { .chain_count = 4, .id_batch = 16 };
 static const struct em_kv_options kvopts = { .pg_table = "ember_meta_posix" };
-
-#define ROOT EM_META_ROOT_INO
 
 static void open_all(void)
 {
@@ -44,6 +50,7 @@ static void open_all(void)
 		printf("Bail out! cannot open %s: %s\n", uri, err);
 		exit(1);
 	}
+	printf("# backend %s\n", em_kv_backend_name(kv));
 }
 
 static void close_all(void)
@@ -51,6 +58,47 @@ static void close_all(void)
 	em_meta_destroy(m);
 	em_kv_close(kv);
 }
+
+static int wipe(struct em_kv_txn *t, void *arg)
+{
+	return em_kv_clear_range(t, NULL, 0, NULL, 0);
+}
+
+/* argv[1]: a store URI to wipe and use; none: a fresh LMDB store. */
+static int target_setup(int argc, char **argv)
+{
+	if (argc > 1) {
+		char err[256];
+		snprintf(uri, sizeof(uri), "%s", argv[1]);
+		if (em_kv_open(uri, &kvopts, &kv, err, sizeof(err)) < 0 ||
+		    em_kv_run(kv, 0, wipe, NULL) < 0) {
+			printf("Bail out! cannot open and wipe %s: %s\n", uri, err);
+			return -1;
+		}
+		em_kv_close(kv);
+		return 0;
+	}
+	snprintf(dir, sizeof(dir), "/tmp/ember-meta-XXXXXX");
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		return -1;
+	}
+	snprintf(uri, sizeof(uri), "lmdb:%s/db", dir);
+	return 0;
+}
+
+static void target_teardown(void)
+{
+	if (dir[0]) {
+		char cmd[128];
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		if (system(cmd) != 0)
+			printf("# could not remove %s\n", dir);
+	}
+}
+#endif
+
+#define ROOT EM_META_ROOT_INO
 
 static uint64_t mkdir_as(const struct em_meta_cred *cr, uint64_t parent, const char *name,
 			 uint32_t mode)
@@ -739,32 +787,11 @@ static void test_records(void)
 	is_int(em_meta_dentry_decode(buf, len - 5, &dout), -EUCLEAN, "short dentry: EUCLEAN");
 }
 
-static int wipe(struct em_kv_txn *t, void *arg)
-{
-	return em_kv_clear_range(t, NULL, 0, NULL, 0);
-}
-
 int main(int argc, char **argv)
 {
-	if (argc > 1) {
-		char err[256];
-		snprintf(uri, sizeof(uri), "%s", argv[1]);
-		if (em_kv_open(uri, &kvopts, &kv, err, sizeof(err)) < 0 ||
-		    em_kv_run(kv, 0, wipe, NULL) < 0) {
-			printf("Bail out! cannot open and wipe %s: %s\n", uri, err);
-			return 1;
-		}
-		em_kv_close(kv);
-	} else {
-		snprintf(dir, sizeof(dir), "/tmp/ember-meta-XXXXXX");
-		if (!mkdtemp(dir)) {
-			perror("mkdtemp");
-			return 1;
-		}
-		snprintf(uri, sizeof(uri), "lmdb:%s/db", dir);
-	}
+	if (target_setup(argc, argv) < 0)
+		return 1;
 	open_all();
-	printf("# backend %s\n", em_kv_backend_name(kv));
 
 	test_root_and_mkdir();
 	test_lookup();
@@ -781,11 +808,6 @@ int main(int argc, char **argv)
 	test_records();
 
 	close_all();
-	if (dir[0]) {
-		char cmd[128];
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-		if (system(cmd) != 0)
-			printf("# could not remove %s\n", dir);
-	}
+	target_teardown();
 	return tap_done();
 }

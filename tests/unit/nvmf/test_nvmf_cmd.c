@@ -8,6 +8,7 @@
 
 #include <nvme/types.h>
 
+#include "block/chunk/engine.h"
 #include "block/nvmf/config.h"
 #include "block/nvmf/internal.h"
 #include "net/core/reactor.h"
@@ -525,6 +526,105 @@ static void test_config(const char *path)
 	em_config_free(cfg);
 }
 
+/* One I/O command on nsid 1 with a keyed SGL for the blocks' bytes. */
+static uint16_t io_cmd(struct tq *t, struct em_nvmf_req *r, uint8_t opc, uint64_t slba,
+		       uint32_t nlb, const void *host_data)
+{
+	sqe_keyed(r, opc, opc == EM_IO_WRITE_ZEROES ? 0 : nlb * 4096);
+	r->cmd.nsid = htole32(1);
+	r->cmd.cdw10 = htole32((uint32_t)slba);
+	r->cmd.cdw11 = htole32((uint32_t)(slba >> 32));
+	r->cmd.cdw12 = htole32(nlb - 1);
+	return run(t, r, host_data, 0);
+}
+
+/* A chunk-volume namespace from the configuration, driven by capsules: the
+ * namespace interface is the same as a device's. */
+static void test_volume_ns(void)
+{
+	char engine[] = "nvmf-engine-XXXXXX", ini[1024], err[256];
+	struct em_engine_format_opts fo = { .kind = EM_BDEV_URING };
+	struct em_config *cfg = NULL;
+	struct em_nvmf_tgt *t = NULL;
+	struct em_nvmf_req r;
+	struct tq a, io;
+	uint16_t cntlid = 0;
+	static uint8_t data[8192], zero[8192];
+	int fd = mkstemp(engine);
+
+	if (fd < 0 || ftruncate(fd, 1 << 30) < 0)
+		abort();
+	close(fd);
+	is_int(em_engine_format(engine, &fo), 0, "chunk engine formatted on a file");
+	snprintf(ini, sizeof ini,
+		 "[nvmf]\nlisten = 192.0.2.1\n"
+		 "[subsystem.v]\nnqn = %s\nallowed_hosts = %s\nnamespace = chunk:%s\n",
+		 NQN, HOST, engine);
+	is_int(em_config_load_string(ini, "t.ini", em_nvmf_config_schema, &cfg, err, sizeof err), 0,
+	       "volume config loads");
+	ok(em_nvmf_tgt_from_config(cfg, R, &t, err, sizeof err) < 0, "chunk: without volume_size refused");
+	ok(strstr(err, "volume_size") != NULL, "error names volume_size");
+	em_config_free(cfg);
+	snprintf(ini + strlen(ini), sizeof ini - strlen(ini),
+		 "volume_size = 64M\nchunk_size = 1M\nbackend = uring\n");
+	em_config_load_string(ini, "t.ini", em_nvmf_config_schema, &cfg, err, sizeof err);
+	is_int(em_nvmf_tgt_from_config(cfg, R, &t, err, sizeof err), 0, "target with a chunk volume");
+	em_config_free(cfg);
+	if (!t) {
+		unlink(engine);
+		return;
+	}
+	tq_init(&a, t, 0, 32);
+	is_int(connect(&a, NQN, HOST, 0, 0xffff, 0, &cntlid), 0, "admin connect");
+	enable(&a);
+	is_int(admin(&a, &r, EM_ADM_IDENTIFY, 0, 1, 0, 4096), 0, "identify controller");
+	is_int(((const struct nvme_id_ctrl *)r.data)->mdts, 5, "MDTS stays at 128 KiB");
+	ok(le16toh(((const struct nvme_id_ctrl *)r.data)->oncs) & (1u << 2 | 1u << 3),
+	   "DSM and Write Zeroes");
+	is_int(admin(&a, &r, EM_ADM_IDENTIFY, 1, 0, 0, 4096), 0, "identify namespace");
+	{
+		const struct nvme_id_ns *id = r.data;
+		is_int(le64toh(id->nsze), (64u << 20) / 4096, "volume size in 4 KiB blocks");
+		is_int(id->lbaf[0].ds, 12, "4 KiB LBA format");
+		is_int(id->dlfeat & 7, 1, "deallocated blocks read as zeroes");
+	}
+	tq_init(&io, t, 1, 128);
+	is_int(connect(&io, NQN, HOST, 1, cntlid, 0, NULL), 0, "I/O queue connect");
+	is_int(io_cmd(&io, &r, EM_IO_READ, 100, 2, NULL), 0, "read unwritten blocks");
+	ok(memcmp(r.data, zero, sizeof zero) == 0, "unwritten blocks are zeroes");
+	for (size_t i = 0; i < sizeof data; i++)
+		data[i] = (uint8_t)(i * 13 + 1);
+	/* LBA 255..256 straddles chunks 0 and 1. */
+	is_int(io_cmd(&io, &r, EM_IO_WRITE, 255, 2, data), 0, "write across a chunk boundary");
+	is_int(io_cmd(&io, &r, EM_IO_READ, 255, 2, NULL), 0, "read it back");
+	ok(memcmp(r.data, data, sizeof data) == 0, "data matches");
+	sqe_keyed(&r, EM_IO_FLUSH, 0);
+	r.cmd.nsid = htole32(1);
+	is_int(run(&io, &r, NULL, 0), 0, "flush");
+	is_int(io_cmd(&io, &r, EM_IO_WRITE_ZEROES, 256, 1, NULL), 0, "write zeroes");
+	is_int(io_cmd(&io, &r, EM_IO_READ, 255, 2, NULL), 0, "read");
+	ok(memcmp(r.data, data, 4096) == 0 && memcmp((uint8_t *)r.data + 4096, zero, 4096) == 0,
+	   "only the zeroed block is zeroes");
+	{
+		uint8_t range[16] = { 0 };
+		em_put_le32(range + 4, 1);
+		em_put_le64(range + 8, 255);
+		sqe_keyed(&r, EM_IO_DSM, 16);
+		r.cmd.nsid = htole32(1);
+		r.cmd.cdw11 = htole32(1u << 2);
+		is_int(run(&io, &r, range, 0), 0, "deallocate");
+	}
+	is_int(io_cmd(&io, &r, EM_IO_READ, 255, 2, NULL), 0, "read");
+	ok(memcmp(r.data, zero, sizeof zero) == 0, "deallocated blocks read as zeroes");
+	is_int(io_cmd(&io, &r, EM_IO_READ, (64u << 20) / 4096 - 1, 2, NULL),
+	       EM_SC_LBA_RANGE | EM_NVME_DNR, "read past the volume's end");
+	em_nvmf_queue_detach(&a.q);
+	tq_fini(&io);
+	tq_fini(&a);
+	em_nvmf_tgt_destroy(t);
+	unlink(engine);
+}
+
 int main(void)
 {
 	char path[] = "nvmf-test-XXXXXX";
@@ -558,6 +658,7 @@ int main(void)
 	test_nvm(tgt);
 	test_keep_alive(tgt);
 	test_config(path);
+	test_volume_ns();
 
 	em_nvmf_tgt_destroy(tgt);
 	em_reactor_destroy(R);

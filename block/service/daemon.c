@@ -1,0 +1,328 @@
+/* ember-target's lifecycle (daemon.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ember/errors.h"
+#include "net/conn.h"
+#include "net/core/config.h"
+#include "net/core/log.h"
+#include "net/rpc.h"
+#include "block/service/daemon.h"
+#include "block/service/proto.h"
+#include "block/service/server.h"
+
+#define MAX_REACTORS 64
+#define MAX_SECRET 4096
+
+static const struct em_cfg_option td_schema[] = {
+	{ "server", "listen", EM_CFG_STRING, NULL, 0, 0,
+	  "addresses to serve, comma-separated: tcp://IP:PORT, rdma://IP:PORT" },
+	{ "server", "secret_file", EM_CFG_STRING, NULL, 0, 0,
+	  "file holding the cluster secret (peers must prove they know it)" },
+	{ "server", "reactors", EM_CFG_INT, "1", 1, MAX_REACTORS,
+	  "reactor threads; reactor 0 also runs the network" },
+	{ "server", "queue_depth", EM_CFG_INT, "128", 1, 4096, "device queue depth per target" },
+	{ "target.*", "path", EM_CFG_STRING, NULL, 0, 0,
+	  "device (/dev/ngXnY, block device) or file formatted with `ember target format`" },
+	{ "target.*", "id", EM_CFG_INT, NULL, 0, UINT32_MAX, "target id clients address" },
+	{ "target.*", "backend", EM_CFG_STRING, "auto", 0, 0, "auto, nvme, uring or aio" },
+};
+
+struct td_target {
+	const char *name;
+	struct em_engine *eng;
+	struct em_reactor *r;
+};
+
+struct em_td {
+	struct em_config *cfg;
+	int n_reactors;
+	struct em_reactor *r[MAX_REACTORS];
+	pthread_t th[MAX_REACTORS];
+	int n_threads;
+	struct em_net *net;
+	struct em_rpc *rpc;
+	struct em_cs_server *cs;
+	struct td_target *targets;
+	size_t n_targets;
+	atomic_bool stopping;
+};
+
+/* The program's schema: ours followed by the [net] options. */
+static struct em_cfg_option full_schema[64];
+static pthread_once_t schema_once = PTHREAD_ONCE_INIT;
+
+static void build_schema(void)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < sizeof(td_schema) / sizeof(td_schema[0]); i++)
+		full_schema[n++] = td_schema[i];
+	for (size_t i = 0; em_net_cfg_schema[i].section && n < 63; i++)
+		full_schema[n++] = em_net_cfg_schema[i];
+	full_schema[n] = (struct em_cfg_option)EM_CFG_END;
+}
+
+static int read_secret(const char *path, uint8_t *buf, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		int err = -errno;
+		EM_ERR("target", "secret_file %s: %s", path, strerror(errno));
+		return err;
+	}
+	ssize_t n = read(fd, buf, MAX_SECRET);
+	int err = n < 0 ? -errno : 0;
+	close(fd);
+	if (n < 0) {
+		EM_ERR("target", "secret_file %s: %s", path, strerror(-err));
+		return err;
+	}
+	/* A trailing newline from an editor or `echo` is not part of it. */
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		n--;
+	if (n == 0) {
+		EM_ERR("target", "secret_file %s is empty", path);
+		return -EINVAL;
+	}
+	*len = (size_t)n;
+	return 0;
+}
+
+static int open_target(struct em_td *d, size_t i, const char *section, uint32_t qd)
+{
+	const char *path = em_config_str(d->cfg, section, "path");
+	const char *bk = em_config_str(d->cfg, section, "backend");
+	struct td_target *t = &d->targets[i];
+	struct em_engine_opts o = { .queue_depth = qd };
+	t->name = section + strlen("target.");
+	t->r = d->r[i % (size_t)d->n_reactors];
+	if (em_bdev_kind_parse(bk, &o.kind)) {
+		EM_ERR("target", "[%s] backend '%s': expected auto, nvme, uring or aio", section, bk);
+		return -EINVAL;
+	}
+	if (access(path, F_OK) != 0) {
+		int err = -errno;
+		EM_ERR("target", "[%s] path %s: %s", section, path, strerror(errno));
+		return err;
+	}
+	int rc = em_engine_open(path, &o, t->r, &t->eng);
+	if (rc == -ENODATA) {
+		EM_ERR("target", "[%s] %s is not an Ember target; format it with "
+		       "`ember target format %s`", section, path, path);
+		return rc;
+	}
+	if (rc) {
+		EM_ERR("target", "[%s] cannot open %s: %s", section, path, em_strerror(rc));
+		return rc;
+	}
+	uint32_t id = (uint32_t)em_config_int(d->cfg, section, "id");
+	rc = em_cs_server_add_target(d->cs, id, t->name, t->eng, t->r);
+	if (rc) {
+		EM_ERR("target", "[%s] id %u: %s", section, id,
+		       rc == -EEXIST ? "used by another target" : em_strerror(rc));
+		return rc;
+	}
+	struct em_engine_stats st;
+	em_engine_get_stats(t->eng, &st);
+	EM_INFO("target", "target %u (%s) on %s: %llu chunks, %llu log records replayed", id,
+		t->name, path, (unsigned long long)st.chunks,
+		(unsigned long long)st.records_replayed);
+	return 0;
+}
+
+static int listen_all(struct em_td *d)
+{
+	const char *spec = em_config_str(d->cfg, "server", "listen");
+	char *copy = strdup(spec), *save = NULL;
+	if (!copy)
+		return -ENOMEM;
+	int n = 0, rc = 0;
+	for (char *tok = strtok_r(copy, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
+		int port;
+		rc = em_rpc_listen(d->rpc, tok, &port);
+		if (rc) {
+			EM_ERR("target", "listen on %s: %s", tok, em_strerror(rc));
+			break;
+		}
+		EM_INFO("target", "listening on %s (port %d)", tok, port);
+		n++;
+	}
+	free(copy);
+	if (rc == 0 && n == 0) {
+		EM_ERR("target", "[server] listen names no address");
+		rc = -EINVAL;
+	}
+	return rc;
+}
+
+static void *reactor_main(void *arg)
+{
+	int rc = em_reactor_run(arg);
+	if (rc)
+		EM_ERR("target", "reactor %s: %s", em_reactor_name(arg), em_strerror(rc));
+	return NULL;
+}
+
+static void td_free(struct em_td *d)
+{
+	/* Engines still open here were never served: close them on this thread,
+	 * which owns their reactors while no reactor thread runs. */
+	for (size_t i = 0; i < d->n_targets; i++)
+		if (d->targets[i].eng)
+			em_engine_close(d->targets[i].eng);
+	em_cs_server_destroy(d->cs);
+	em_rpc_destroy(d->rpc);
+	if (d->net)
+		em_net_destroy(d->net);
+	for (int i = 0; i < d->n_reactors; i++)
+		if (d->r[i])
+			em_reactor_destroy(d->r[i]);
+	free(d->targets);
+	em_config_free(d->cfg);
+	free(d);
+}
+
+static int setup(struct em_td *d, const char *config_path)
+{
+	char err[512];
+	pthread_once(&schema_once, build_schema);
+	int rc = em_config_load_file(config_path, full_schema, &d->cfg, err, sizeof(err));
+	if (rc) {
+		EM_ERR("target", "%s", err);
+		return rc;
+	}
+	uint8_t secret[MAX_SECRET];
+	size_t secret_len = 0;
+	rc = read_secret(em_config_str(d->cfg, "server", "secret_file"), secret, &secret_len);
+	if (rc)
+		return rc;
+	d->n_targets = em_config_instance_count(d->cfg, "target");
+	if (d->n_targets == 0 || d->n_targets > EM_CS_MAX_TARGETS) {
+		EM_ERR("target", "%s: %zu [target.NAME] sections; expected 1 to %d", config_path,
+		       d->n_targets, EM_CS_MAX_TARGETS);
+		return -EINVAL;
+	}
+	d->targets = calloc(d->n_targets, sizeof(*d->targets));
+	if (!d->targets)
+		return -ENOMEM;
+	d->n_reactors = (int)em_config_int(d->cfg, "server", "reactors");
+	for (int i = 0; i < d->n_reactors; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "target-r%d", i);
+		rc = em_reactor_create(name, &d->r[i]);
+		if (rc)
+			return rc;
+	}
+	struct em_net_config nc;
+	em_net_config_from(d->cfg, &nc);
+	struct em_rpc_opts ro = { .secret = secret, .secret_len = secret_len };
+	rc = em_net_create(d->r[0], &nc, &d->net);
+	if (rc == 0)
+		rc = em_rpc_create(d->net, &ro, &d->rpc);
+	explicit_bzero(secret, sizeof(secret)); /* the RPC layer keeps its own copy */
+	if (rc == 0)
+		rc = em_cs_server_create(d->rpc, d->r[0], &d->cs);
+	if (rc) {
+		EM_ERR("target", "network setup: %s", em_strerror(rc));
+		return rc;
+	}
+	uint32_t qd = (uint32_t)em_config_int(d->cfg, "server", "queue_depth");
+	for (size_t i = 0; i < d->n_targets; i++) {
+		rc = open_target(d, i, em_config_instance(d->cfg, "target", i), qd);
+		if (rc)
+			return rc;
+	}
+	return listen_all(d);
+}
+
+int em_td_start(const char *config_path, struct em_td **out)
+{
+	struct em_td *d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	atomic_init(&d->stopping, false);
+	int rc = setup(d, config_path);
+	for (int i = 0; rc == 0 && i < d->n_reactors; i++) {
+		rc = -pthread_create(&d->th[i], NULL, reactor_main, d->r[i]);
+		if (rc == 0)
+			d->n_threads++;
+	}
+	if (rc) {
+		if (d->n_threads) {
+			/* Threads already run: stop them the orderly way. */
+			em_td_stop(d);
+			em_td_wait(d);
+		} else {
+			td_free(d);
+		}
+		return rc;
+	}
+	*out = d;
+	return 0;
+}
+
+static void stop_reactor(void *arg)
+{
+	em_reactor_stop(arg);
+}
+
+static void close_engine(void *arg)
+{
+	struct td_target *t = arg;
+	em_engine_close(t->eng);
+	t->eng = NULL;
+}
+
+/* Every request was answered: close the engines on their own reactors,
+ * then stop the reactors. Sends from one thread arrive in order, so each
+ * reactor closes its engines before it stops. */
+static void drained(void *arg)
+{
+	struct em_td *d = arg;
+	for (size_t i = 0; i < d->n_targets; i++) {
+		if (!d->targets[i].eng)
+			continue;
+		int rc = em_reactor_send(d->targets[i].r, close_engine, &d->targets[i]);
+		if (rc)
+			EM_ERR("target", "cannot close target %s: %s", d->targets[i].name,
+			       em_strerror(rc));
+	}
+	for (int i = d->n_reactors - 1; i >= 0; i--) {
+		int rc = em_reactor_send(d->r[i], stop_reactor, d->r[i]);
+		if (rc) /* fall back to the flag; engines left open are closed in td_free */
+			em_reactor_stop(d->r[i]);
+	}
+}
+
+static void begin_drain(void *arg)
+{
+	struct em_td *d = arg;
+	EM_INFO("target", "shutting down: draining requests in flight");
+	em_rpc_drain(d->rpc, drained, d);
+}
+
+void em_td_stop(struct em_td *d)
+{
+	if (atomic_exchange(&d->stopping, true))
+		return;
+	int rc = em_reactor_send(d->r[0], begin_drain, d);
+	if (rc) {
+		EM_ERR("target", "cannot start the drain: %s; stopping at once", em_strerror(rc));
+		for (int i = 0; i < d->n_reactors; i++)
+			em_reactor_stop(d->r[i]);
+	}
+}
+
+void em_td_wait(struct em_td *d)
+{
+	for (int i = 0; i < d->n_threads; i++)
+		pthread_join(d->th[i], NULL);
+	td_free(d);
+	EM_INFO("target", "stopped");
+}

@@ -1,0 +1,104 @@
+/* Chain service internals shared by server.c (targets, routing view,
+ * locks, duplicates, reads), write.c (the update path) and resync.c. */
+#ifndef EMBER_FS_CHAIN_INTERNAL_H
+#define EMBER_FS_CHAIN_INTERNAL_H
+
+#include <stdbool.h>
+
+#include "block/service/bufpool.h"
+#include "fs/chain/proto.h"
+#include "fs/chain/server.h"
+
+#define CH_MAX_TARGETS 64
+#define CH_BUCKETS 256
+
+struct ch_waiter {
+	struct ch_waiter *next;
+	void (*fn)(void *arg);
+	void *arg;
+};
+
+/* A held chunk lock and the operations queued behind it, in order. */
+struct ch_lock {
+	struct ch_lock *next;
+	struct em_chunk_id id;
+	struct ch_waiter *head, *tail;
+};
+
+/* Last request of one (client, channel) and, once finished, its answer. */
+struct ch_dedup {
+	struct ch_dedup *next;
+	uint64_t client;
+	uint32_t channel;
+	uint64_t seq;
+	bool done;
+	int status;
+	struct em_chain_update_rsp rsp;
+};
+
+struct ch_resync;
+
+struct ch_target {
+	struct em_chain_server *s;
+	uint32_t id;
+	char name[64];
+	struct em_engine *eng;
+	/* SYNC_DONE came while syncing: report up-to-date; cleared when the
+	 * target drops out of the chain's readable or syncing states. */
+	bool synced;
+	struct ch_lock *locks[CH_BUCKETS];
+	struct ch_dedup *dedup[CH_BUCKETS];
+	struct ch_resync *resync;    /* running towards our successor */
+	uint64_t resynced_ver;       /* chain version a resync completed at */
+};
+
+struct em_chain_server {
+	struct em_rpc *rpc;
+	struct em_reactor *r;
+	struct em_mgmt_client *mgmt;
+	struct em_cs_bufpool *pool;
+	uint64_t forward_timeout_ms, rpc_timeout_ms;
+	struct ch_target targets[CH_MAX_TARGETS];
+	size_t n;
+	struct em_timer *tick;
+	bool fenced_logged;
+	bool stopping;     /* resyncs end at their next step */
+};
+
+/* A target's place in its chain, from the cached routing info. */
+struct ch_view {
+	const struct em_chain *chain; /* NULL: in no chain */
+	int idx;
+	uint8_t state;                /* enum em_pub_state */
+	uint32_t succ;                /* 0: we are the tail */
+	uint8_t succ_state;
+	char succ_url[128];
+};
+
+struct ch_target *ch_target_find(struct em_chain_server *s, uint32_t id);
+void ch_view(struct em_chain_server *s, const struct ch_target *t, struct ch_view *v);
+/* True while this node may serve: a heartbeat was acknowledged within
+ * half the lease. */
+bool ch_serving_allowed(struct em_chain_server *s);
+/* Common admission of a request: the target is ours, this node holds its
+ * lease, the target is in chain and the sender's chain version is ours
+ * (a newer one makes us refresh). Fills *t and *v. */
+int ch_admit(struct em_chain_server *s, uint32_t target, uint32_t chain, uint64_t ver,
+	     struct ch_target **t, struct ch_view *v);
+/* Asks mgmtd for newer routing (a peer showed us a newer version). */
+void ch_refresh(struct em_chain_server *s);
+
+/* Per-chunk lock. Returns true when taken at once; otherwise fn(arg) runs
+ * once it is granted. */
+bool ch_lock(struct ch_target *t, const struct em_chunk_id *id, void (*fn)(void *), void *arg);
+void ch_unlock(struct ch_target *t, const struct em_chunk_id *id);
+
+struct ch_dedup *ch_dedup_get(struct ch_target *t, uint64_t client, uint32_t channel);
+
+void ch_handle_write(struct em_rpc_req *req, void *arg);
+void ch_handle_update(struct em_rpc_req *req, void *arg);
+void ch_resync_free(struct ch_resync *rs);
+/* Starts or checks the resync of t's successor. */
+void ch_resync_check(struct ch_target *t);
+
+#endif

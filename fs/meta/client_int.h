@@ -1,0 +1,66 @@
+/* Inside the metadata client: one call's state, shared by the core
+ * (client.c: reactor, sending, retries, waiting) and the operations
+ * (client_ops.c: arguments in, results out). */
+#ifndef EMBER_FS_META_CLIENT_INT_H
+#define EMBER_FS_META_CLIENT_INT_H
+
+#include <pthread.h>
+
+#include "fs/meta/client.h"
+#include "fs/meta/proto.h"
+
+/* How a successful answer is delivered to the caller. */
+enum em_meta_out {
+	EM_META_OUT_NONE,
+	EM_META_OUT_ATTR,     /* out: struct em_meta_attr (may be NULL) */
+	EM_META_OUT_OPEN,     /* out: struct em_meta_open_res */
+	EM_META_OUT_BYTES,    /* out: cap bytes; status is the full length */
+	EM_META_OUT_READLINK, /* the same, NUL-terminated within cap */
+	EM_META_OUT_READDIR,  /* ents[max], *n, *eof; pages until full or eof */
+	EM_META_OUT_STATFS,   /* out: struct em_meta_statfs */
+	EM_META_OUT_GC,       /* gc[max], *n */
+};
+
+struct em_meta_call {
+	struct em_meta_client *c;
+	uint16_t method;
+	enum em_meta_out kind;
+	void *out;
+	size_t cap;
+	struct em_meta_dirent *ents;
+	struct em_meta_gc_entry *gc;
+	size_t max, got, *n;
+	bool *eof;
+	em_meta_done_fn cb;
+	void *arg;
+	unsigned srv, tries;
+	uint8_t *buf;
+	size_t len;
+	struct em_meta_req req;
+};
+
+/* A call for method with the caller's credentials (NULL: root); NULL when
+ * out of memory. */
+struct em_meta_call *em_meta_call_new(struct em_meta_client *c, uint16_t method,
+				      const struct em_meta_cred *cr, enum em_meta_out kind,
+				      em_meta_done_fn cb, void *arg);
+/* Encodes k->req and sends it from the client's reactor. Returns 0 (the
+ * callback follows) or a negative errno (k is freed, no callback). */
+int em_meta_call_submit(struct em_meta_call *k);
+/* Frees a call that was never submitted and returns err. */
+int em_meta_call_abort(struct em_meta_call *k, int err);
+
+/* The synchronous forms: wait for the _async form's callback. */
+struct em_meta_waiter {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool done;
+	int status;
+};
+/* -EDEADLK on the client's reactor thread, where waiting would never end. */
+int em_meta_waiter_init(struct em_meta_client *c, struct em_meta_waiter *w);
+void em_meta_waiter_done(void *arg, int status);
+/* rc: the _async call's return (or init's error). Returns the status. */
+int em_meta_waiter_wait(struct em_meta_waiter *w, int rc);
+
+#endif

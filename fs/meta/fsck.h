@@ -1,0 +1,39 @@
+/* Metadata consistency check: reads the whole namespace in one read-only
+ * KV transaction (a consistent snapshot, so it can run beside live servers)
+ * and reports every broken invariant. `ember fsck` and the race tests use it.
+ *
+ * Invariants checked:
+ *   - every record decodes (CRC, bounds) and inode keys match their records;
+ *   - every directory entry sits in a live directory and points at a live
+ *     inode of the type the entry records;
+ *   - a file's or symlink's link count equals the entries naming it, or it
+ *     is 0 with an orphan marker (unlinked while write-open);
+ *   - a directory other than the root has exactly one entry, in the parent
+ *     its record names, and 2 + its subdirectories as link count;
+ *   - every inode is reachable from the root or an orphan; no directory
+ *     cycles;
+ *   - orphan markers, sessions and xattrs belong to live inodes, GC entries
+ *     to dead ones, and every inode id is below the allocation counter.
+ */
+#ifndef EMBER_FS_META_FSCK_H
+#define EMBER_FS_META_FSCK_H
+
+#include <stdint.h>
+
+struct em_kv;
+
+struct em_meta_fsck_report {
+	uint64_t inodes, dirs, files, symlinks, dentries;
+	uint64_t orphans, sessions, gc, xattrs;
+	uint64_t problems;
+};
+
+/* Called once per problem with one line of text (no newline). */
+typedef void (*em_meta_fsck_fn)(void *arg, const char *problem);
+
+/* Returns 0 when the check ran (out->problems says what it found) or a
+ * negative errno when the store could not be read. problem may be NULL. */
+int em_meta_fsck(struct em_kv *kv, em_meta_fsck_fn problem, void *arg,
+		 struct em_meta_fsck_report *out);
+
+#endif
