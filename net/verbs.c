@@ -1042,7 +1042,7 @@ static const struct em_conn_vt verbs_vt = {
 
 int em_verbs_connect(struct em_net *net, const struct em_addr *a, struct em_conn **out)
 {
-	struct em_verbs *v;
+	struct em_verbs *v = NULL;
 	int rc = verbs_state(net, &v);
 	if (rc)
 		return rc;
@@ -1079,7 +1079,7 @@ static const struct em_listener_vt vlistener_vt = { .close = vlistener_close };
 
 int em_verbs_listen(struct em_net *net, const struct em_addr *a, struct em_listener **out)
 {
-	struct em_verbs *v;
+	struct em_verbs *v = NULL;
 	int rc = verbs_state(net, &v);
 	if (rc)
 		return rc;
