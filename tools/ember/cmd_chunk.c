@@ -174,7 +174,10 @@ static int slurp(const char *path, uint8_t **out, size_t *len)
 	while (rc == 0) {
 		if (n == cap) {
 			if (cap == EM_CHUNK_MAX_SIZE) {
-				rc = -EFBIG;
+				/* Full: fine only if the input ends exactly here. */
+				uint8_t probe;
+				ssize_t r = read(fd, &probe, 1);
+				rc = r < 0 ? -errno : r > 0 ? -EFBIG : 0;
 				break;
 			}
 			cap *= 2;
