@@ -104,9 +104,6 @@ static int visit_inode(struct fsck *f, const uint8_t *key, size_t klen, const vo
 		bad(f, "inode %llu: undecodable record (%d)", (unsigned long long)ino, rc);
 		return 0;
 	}
-	if (in.a.ino != ino)
-		bad(f, "inode key %llu holds inode %llu", (unsigned long long)ino,
-		    (unsigned long long)in.a.ino);
 	if (ino >= f->next_ino)
 		bad(f, "inode %llu at or above the allocation counter %llu",
 		    (unsigned long long)ino, (unsigned long long)f->next_ino);

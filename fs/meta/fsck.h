@@ -3,7 +3,7 @@
  * and reports every broken invariant. `ember fsck` and the race tests use it.
  *
  * Invariants checked:
- *   - every record decodes (CRC, bounds) and inode keys match their records;
+ *   - every record decodes (CRC, bounds);
  *   - every directory entry sits in a live directory and points at a live
  *     inode of the type the entry records;
  *   - a file's or symlink's link count equals the entries naming it, or it

@@ -1,0 +1,147 @@
+/* The metadata half of tools/bench/meta.sh: creates and stats per second
+ * through ember-meta against the same operations on a local directory.
+ *
+ *   meta_bench URL SECRET_FILE REF_DIR [THREADS [FILES_PER_THREAD]]
+ *
+ * Each of THREADS threads creates FILES_PER_THREAD files (O_CREAT|O_EXCL) in
+ * its own directory, then stats each by lookup; the reference does
+ * open(O_CREAT|O_EXCL)+close and stat(2) in REF_DIR (tmpfs or ext4: the
+ * kernel's own metadata speed, no network, no transactions). Prints
+ * RESULT lines (DESIGN.md §7); exits 0 even when a goal is missed.
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ember/errors.h"
+#include "fs/meta/client.h"
+#include "fs/mgmt/client.h"
+
+#define MAX_THREADS 64
+
+static const struct em_meta_cred cred = { 1000, 1000, 0, { 0 } };
+static const struct em_meta_cred root = { 0, 0, 0, { 0 } };
+
+struct job {
+	struct em_meta_client *c; /* NULL: the local reference */
+	const char *ref_dir;
+	int id, files, errors;
+	uint64_t dir;
+	bool stat_phase;
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int ember_op(struct job *j, const char *name)
+{
+	struct em_meta_attr a;
+	struct em_meta_open_res o;
+	if (j->stat_phase)
+		return em_meta_client_lookup(j->c, &cred, j->dir, name, &a);
+	return em_meta_client_create(j->c, &cred, j->dir, name, 0644,
+				     O_RDONLY | O_CREAT | O_EXCL, 0, &o);
+}
+
+static int ref_op(struct job *j, const char *name)
+{
+	char path[512];
+	struct stat st;
+	snprintf(path, sizeof(path), "%s/t%d/%s", j->ref_dir, j->id, name);
+	if (j->stat_phase)
+		return stat(path, &st);
+	int fd = open(path, O_RDONLY | O_CREAT | O_EXCL, 0644);
+	return fd < 0 ? -1 : close(fd);
+}
+
+static void *run(void *arg)
+{
+	struct job *j = arg;
+	char name[32];
+	for (int i = 0; i < j->files; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		j->errors += (j->c ? ember_op(j, name) : ref_op(j, name)) != 0;
+	}
+	return NULL;
+}
+
+/* Runs one phase on every thread; returns operations per second. */
+static double phase(struct job *jobs, int n, bool stat_phase)
+{
+	pthread_t th[MAX_THREADS];
+	double t0 = now_s();
+	for (int i = 0; i < n; i++) {
+		jobs[i].stat_phase = stat_phase;
+		pthread_create(&th[i], NULL, run, &jobs[i]);
+	}
+	for (int i = 0; i < n; i++)
+		pthread_join(th[i], NULL);
+	return (double)n * jobs[0].files / (now_s() - t0);
+}
+
+/* Per-thread directories, so the threads measure throughput rather than
+ * conflicts on one directory inode (mdtest's "unique directory" mode). */
+static int setup(struct em_meta_client *c, const char *ref_dir, struct job *ej, struct job *rj,
+		 int threads, int files)
+{
+	char name[32], path[512];
+	for (int i = 0; i < threads; i++) {
+		struct em_meta_attr a;
+		snprintf(name, sizeof(name), "bench-%d-%d", (int)getpid(), i);
+		/* Root makes them, open to the bench user. */
+		int rc = em_meta_client_mkdir(c, &root, EM_META_ROOT_INO, name, 0777, &a);
+		snprintf(path, sizeof(path), "%s/t%d", ref_dir, i);
+		if (rc < 0 || mkdir(path, 0755) < 0) {
+			fprintf(stderr, "meta_bench: setup: %s\n", rc < 0 ? em_strerror(rc) : path);
+			return -1;
+		}
+		ej[i] = (struct job){ .c = c, .id = i, .files = files, .dir = a.ino };
+		rj[i] = (struct job){ .ref_dir = ref_dir, .id = i, .files = files };
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 4) {
+		fprintf(stderr, "usage: meta_bench URL SECRET_FILE REF_DIR [THREADS [FILES]]\n");
+		return 2;
+	}
+	int threads = argc > 4 ? atoi(argv[4]) : 16, files = argc > 5 ? atoi(argv[5]) : 500;
+	if (threads < 1 || threads > MAX_THREADS || files < 1)
+		return 2;
+	uint8_t secret[4096];
+	int n = em_mgmt_read_secret(argv[2], secret, sizeof(secret));
+	if (n < 0) {
+		fprintf(stderr, "meta_bench: %s: %s\n", argv[2], em_strerror(n));
+		return 1;
+	}
+	const char *urls[] = { argv[1] };
+	struct em_meta_client_opts o = { .servers = urls, .n_servers = 1, .secret = secret,
+					 .secret_len = (size_t)n };
+	struct em_meta_client *c;
+	static struct job ej[MAX_THREADS], rj[MAX_THREADS];
+	if (em_meta_connect(&o, &c) < 0 || setup(c, argv[3], ej, rj, threads, files) < 0)
+		return 1;
+	double ec = phase(ej, threads, false), es = phase(ej, threads, true);
+	double rc = phase(rj, threads, false), rs = phase(rj, threads, true);
+	int errors = 0;
+	for (int i = 0; i < threads; i++)
+		errors += ej[i].errors + rj[i].errors;
+	em_meta_disconnect(c);
+	printf("# %d threads x %d files; %d errors\n", threads, files, errors);
+	printf("RESULT meta_create ember=%.0f ref=%.0f unit=ops/s ratio=%.3f goal=0.05\n", ec, rc,
+	       ec / rc);
+	printf("RESULT meta_stat ember=%.0f ref=%.0f unit=ops/s ratio=%.3f goal=0.05\n", es, rs,
+	       es / rs);
+	return 0;
+}
