@@ -105,7 +105,7 @@ int em_volume_open(struct em_engine *e, struct em_reactor *r, const struct em_vo
 		v->cs[i].ver = m.commit_ver > m.pending_ver ? m.commit_ver : m.pending_ver;
 		v->cs[i].len = m.length;
 	}
-	v->info.kind = EM_BDEV_AUTO;
+	v->info.kind = EM_BDEV_AUTO; /* no device backend behind it */
 	v->info.block_size = bs;
 	v->info.size = o->size;
 	v->info.write_zeroes = true;
@@ -301,7 +301,8 @@ int em_volume_submit(struct em_volume *v, struct em_bdev_io *io)
 		p->idx = first + i;
 		p->off = (uint32_t)(lo - start);
 		p->len = (uint32_t)(hi - lo);
-		p->buf = io->buf ? (uint8_t *)io->buf + (lo - io->offset) : NULL;
+		if (io->op == EM_BDEV_READ || io->op == EM_BDEV_WRITE)
+			p->buf = (uint8_t *)io->buf + (lo - io->offset);
 		vio->pending++;
 		rc = issue(v, io->op, p);
 		if (rc != 0)
