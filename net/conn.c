@@ -245,27 +245,39 @@ size_t em_conn_max_msg(const struct em_conn *c)
 	return c->vt->max_msg(c);
 }
 
-static int bulk(struct em_conn *c, bool write, const struct em_buf_desc *remote,
-		struct em_mr *mr, void *local, em_bulk_fn cb, void *arg)
+static int bulk(struct em_conn *c, bool write, const struct em_bulk_item *items, int n,
+		em_bulk_fn cb, void *arg)
 {
 	if (c->closing)
 		return -ENOTCONN;
-	/* Our side of the length check: the local buffer must hold it all. */
-	if (remote->len == 0 || !em_mr_contains(mr, local, remote->len))
-		return -ERANGE;
-	return c->vt->bulk(c, write, remote, mr, local, cb, arg);
+	if (n < 1)
+		return -EINVAL;
+	/* Our side of the length check: each local buffer must hold its item. */
+	for (int i = 0; i < n; i++)
+		if (items[i].remote.len == 0 ||
+		    !em_mr_contains(items[i].mr, items[i].local, items[i].remote.len))
+			return -ERANGE;
+	return c->vt->bulk(c, write, items, n, cb, arg);
 }
 
 int em_conn_read(struct em_conn *c, const struct em_buf_desc *remote, struct em_mr *mr,
 		 void *local, em_bulk_fn cb, void *arg)
 {
-	return bulk(c, false, remote, mr, local, cb, arg);
+	struct em_bulk_item it = { .remote = *remote, .mr = mr, .local = local };
+	return bulk(c, false, &it, 1, cb, arg);
 }
 
 int em_conn_write(struct em_conn *c, const struct em_buf_desc *remote, struct em_mr *mr,
 		  const void *local, em_bulk_fn cb, void *arg)
 {
-	return bulk(c, true, remote, mr, (void *)local, cb, arg);
+	struct em_bulk_item it = { .remote = *remote, .mr = mr, .local = local };
+	return bulk(c, true, &it, 1, cb, arg);
+}
+
+int em_conn_writev(struct em_conn *c, const struct em_bulk_item *items, int n, em_bulk_fn cb,
+		   void *arg)
+{
+	return bulk(c, true, items, n, cb, arg);
 }
 
 int em_conn_grant(struct em_conn *c, const struct em_buf_desc *d, unsigned access)

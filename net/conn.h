@@ -8,6 +8,7 @@
  * and one-sided bulk operations on a peer's registered memory:
  *   em_conn_read:  remote {addr,len,rkey} -> local registered buffer
  *   em_conn_write: local registered buffer -> remote {addr,len,rkey}
+ *   em_conn_writev: a batch of writes with one completion
  * On RDMA these are RDMA READ/WRITE; on TCP they are data frames that the
  * peer's transport checks against the grants of that connection.
  *
@@ -103,6 +104,23 @@ int em_conn_read(struct em_conn *c, const struct em_buf_desc *remote, struct em_
 		 void *local, em_bulk_fn cb, void *arg);
 int em_conn_write(struct em_conn *c, const struct em_buf_desc *remote, struct em_mr *mr,
 		  const void *local, em_bulk_fn cb, void *arg);
+
+/* One piece of a batch: local (inside mr) <-> remote, remote->len bytes. */
+struct em_bulk_item {
+	struct em_buf_desc remote;
+	struct em_mr *mr;
+	const void *local;
+};
+
+/* Writes every item, as one batch: on RDMA the WRITEs of all items (sliced
+ * like em_conn_write) are chained and posted together per queue pair with only
+ * the last one signalled; on TCP their data frames go out back to back. The
+ * single completion reports 0 or the first error of any item, so a bad item
+ * fails the batch (its neighbours may have landed). An invalid item (empty,
+ * outside its mr) fails the call at once and nothing is sent. items is not
+ * referenced after the call returns; the local buffers are, until cb. */
+int em_conn_writev(struct em_conn *c, const struct em_bulk_item *items, int n, em_bulk_fn cb,
+		   void *arg);
 
 /* Lets the peer of c perform access (EM_ACCESS_*) on d, which must lie in a
  * region registered with that access (-EACCES otherwise). Revoke with the same

@@ -52,14 +52,24 @@ struct txitem {
 	uint8_t data[];
 };
 
+struct batch;
+
+/* One bulk frame in flight, matched to its answer by id. */
 struct op {
 	struct op *next, *prev;
 	uint64_t id;
 	bool write;
 	uint8_t *local;
 	uint32_t len;
+	struct batch *b;
+};
+
+/* The caller's call: its frames complete it together, once. */
+struct batch {
+	int pending, status;
 	em_bulk_fn cb;
 	void *arg;
+	struct op ops[];
 };
 
 /* Where the body of the current frame goes. */
@@ -236,35 +246,56 @@ static struct op *find_op(struct tcp_conn *tc, uint64_t id)
 
 static void finish_op(struct op *o, int status)
 {
+	struct batch *b = o->b;
 	o->prev->next = o->next;
 	o->next->prev = o->prev;
-	o->cb(o->arg, status);
-	free(o);
+	if (status && !b->status)
+		b->status = status;
+	if (--b->pending > 0)
+		return;
+	b->cb(b->arg, b->status);
+	free(b);
 }
 
-static int tcp_bulk(struct em_conn *c, bool write, const struct em_buf_desc *remote,
-		    struct em_mr *mr, void *local, em_bulk_fn cb, void *arg)
+/* Sends one frame per item, back to back; the owner of the memory acks or
+ * answers each, and the last answer completes the call. */
+static int tcp_bulk(struct em_conn *c, bool write, const struct em_bulk_item *items, int n,
+		    em_bulk_fn cb, void *arg)
 {
 	struct tcp_conn *tc = (struct tcp_conn *)c;
-	if (remote->len > BULK_MAX)
-		return -EMSGSIZE;
-	struct op *o = calloc(1, sizeof(*o));
-	if (!o)
+	for (int i = 0; i < n; i++)
+		if (items[i].remote.len > BULK_MAX)
+			return -EMSGSIZE;
+	struct batch *b = calloc(1, sizeof(*b) + (size_t)n * sizeof(b->ops[0]));
+	if (!b)
 		return -ENOMEM;
-	*o = (struct op){ .id = ++tc->next_id, .write = write, .local = local,
-			  .len = remote->len, .cb = cb, .arg = arg };
-	struct frame f = { .type = write ? F_WRITE_DATA : F_READ_REQ, .id = o->id,
-			   .addr = remote->addr, .rkey = remote->rkey, .len = remote->len };
-	struct iovec body = { local, remote->len };
-	int rc = send_frame(tc, &f, &body, write ? 1 : 0);
-	if (rc) {
-		free(o);
-		return rc;
+	b->cb = cb;
+	b->arg = arg;
+	for (int i = 0; i < n; i++) {
+		const struct em_bulk_item *it = &items[i];
+		struct op *o = &b->ops[i];
+		*o = (struct op){ .id = ++tc->next_id, .write = write, .local = (uint8_t *)it->local,
+				  .len = it->remote.len, .b = b };
+		struct frame f = { .type = write ? F_WRITE_DATA : F_READ_REQ, .id = o->id,
+				   .addr = it->remote.addr, .rkey = it->remote.rkey, .len = it->remote.len };
+		struct iovec body = { o->local, it->remote.len };
+		int rc = send_frame(tc, &f, &body, write ? 1 : 0);
+		if (rc) {
+			if (i == 0) {
+				free(b);
+				return rc;
+			}
+			/* Frames already out will be answered (or failed when the
+			 * connection dies): they complete the batch with this error. */
+			b->status = rc;
+			break;
+		}
+		o->prev = tc->ops.prev;
+		o->next = &tc->ops;
+		tc->ops.prev->next = o;
+		tc->ops.prev = o;
+		b->pending++;
 	}
-	o->prev = tc->ops.prev;
-	o->next = &tc->ops;
-	tc->ops.prev->next = o;
-	tc->ops.prev = o;
 	return 0;
 }
 

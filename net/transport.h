@@ -10,8 +10,9 @@
 
 struct em_conn_vt {
 	int (*sendv)(struct em_conn *c, const struct iovec *iov, int n, size_t total);
-	int (*bulk)(struct em_conn *c, bool write, const struct em_buf_desc *remote,
-		    struct em_mr *mr, void *local, em_bulk_fn cb, void *arg);
+	/* n >= 1 items, already checked against their regions; one completion. */
+	int (*bulk)(struct em_conn *c, bool write, const struct em_bulk_item *items, int n,
+		    em_bulk_fn cb, void *arg);
 	/* Stop I/O and release the descriptor or queue pair; calls
 	 * em_conn_dead() once nothing will touch the connection's buffers. */
 	void (*shutdown)(struct em_conn *c);

@@ -45,21 +45,22 @@ struct pdata {
 	uint64_t token;
 } __attribute__((packed));
 
+/* A piece of one item of a bulk call: local <-> raddr, len bytes. */
 struct vslice {
 	struct vslice *next;
 	struct vop *op;
+	uint8_t *local;
+	struct em_mr *mr;
 	uint64_t raddr;
-	uint32_t len, off;
+	uint32_t len, rkey;
 	int tries;
 };
 
-/* A bulk operation: its slices complete independently. */
+/* A bulk call (one item or a batch): its slices complete independently and
+ * the last one completes the call. */
 struct vop {
 	struct vop *next, *prev;
 	bool write;
-	uint8_t *local;
-	struct em_mr *mr;
-	uint32_t rkey;
 	int pending, status;
 	em_bulk_fn cb;
 	void *arg;
@@ -92,6 +93,13 @@ struct vpath {
 	int *free_slots, n_free;
 	int recv_posted;
 	struct em_credits cr;
+	/* Messages received before the connection was handed to its owner,
+	 * their buffers not yet reposted: {slot, length}, in arrival order. */
+	struct vheld {
+		int slot;
+		uint32_t len;
+	} *held;
+	int n_held;
 };
 
 struct qmsg {
@@ -266,8 +274,17 @@ static void slice_retry(struct vconn *vc, struct vslice *s, struct vpath *from, 
 	free(s);
 }
 
-static int verbs_bulk(struct em_conn *c, bool write, const struct em_buf_desc *remote,
-		      struct em_mr *mr, void *local, em_bulk_fn cb, void *arg)
+static void slices_free(struct vslice *s)
+{
+	while (s) {
+		struct vslice *next = s->next;
+		free(s);
+		s = next;
+	}
+}
+
+static int verbs_bulk(struct em_conn *c, bool write, const struct em_bulk_item *items, int n,
+		      em_bulk_fn cb, void *arg)
 {
 	struct vconn *vc = (struct vconn *)c;
 	if (!c->up)
@@ -275,37 +292,40 @@ static int verbs_bulk(struct em_conn *c, bool write, const struct em_buf_desc *r
 	struct vop *op = calloc(1, sizeof(*op));
 	if (!op)
 		return -ENOMEM;
-	*op = (struct vop){ .write = write, .local = local, .mr = mr, .rkey = remote->rkey,
-			    .cb = cb, .arg = arg };
-	size_t slice = c->net->cfg.slice;
-	uint32_t n = (uint32_t)((remote->len + slice - 1) / slice);
-	struct vslice **ss = calloc(n, sizeof(*ss));
-	if (!ss) {
-		free(op);
-		return -ENOMEM;
-	}
-	for (uint32_t i = 0; i < n; i++) {
-		ss[i] = calloc(1, sizeof(**ss));
-		if (!ss[i]) {
-			while (i-- > 0)
-				free(ss[i]);
-			free(ss);
-			free(op);
-			return -ENOMEM;
+	*op = (struct vop){ .write = write, .cb = cb, .arg = arg };
+	/* Every slice of every item exists before any is queued, so running
+	 * out of memory half way leaves nothing posted. */
+	uint64_t slice = c->net->cfg.slice;
+	struct vslice *head = NULL, **tail = &head;
+	for (int i = 0; i < n; i++) {
+		const struct em_bulk_item *it = &items[i];
+		for (uint64_t off = 0; off < it->remote.len; off += slice) {
+			struct vslice *s = calloc(1, sizeof(*s));
+			if (!s) {
+				slices_free(head);
+				free(op);
+				return -ENOMEM;
+			}
+			uint64_t left = it->remote.len - off;
+			*s = (struct vslice){ .op = op, .local = (uint8_t *)it->local + off, .mr = it->mr,
+					      .raddr = it->remote.addr + off, .rkey = it->remote.rkey,
+					      .len = (uint32_t)(left < slice ? left : slice) };
+			*tail = s;
+			tail = &s->next;
+			op->pending++;
 		}
-		uint32_t off = (uint32_t)(i * slice);
-		*ss[i] = (struct vslice){ .op = op, .raddr = remote->addr + off, .off = off,
-					  .len = remote->len - off < slice ? remote->len - off : (uint32_t)slice };
 	}
-	op->pending = (int)n;
 	op->prev = vc->ops.prev;
 	op->next = &vc->ops;
 	vc->ops.prev->next = op;
 	vc->ops.prev = op;
-	/* Spread the slices over the paths, then post each path's chain. */
-	for (uint32_t i = 0; i < n; i++)
-		slice_enqueue(pick_path(vc, NULL), ss[i]);
-	free(ss);
+	/* Spread the slices over the paths, then post each path's chain: all
+	 * items of a batch go out together. */
+	while (head) {
+		struct vslice *s = head;
+		head = s->next;
+		slice_enqueue(pick_path(vc, NULL), s);
+	}
 	for (int i = 0; i < vc->npaths; i++)
 		if (vc->paths[i].waiting)
 			path_pump(&vc->paths[i]);
@@ -338,9 +358,10 @@ static int post_recv(struct vpath *p, int slot)
 	return 0;
 }
 
-/* Posts the waiting slices of p as one chain, within the send queue and the
- * READ depth; only the chain's last request is signalled. */
-static void post_slices(struct vpath *p)
+/* Posts waiting slices of p as one chain, within the send queue (one entry
+ * kept for the drain marker) and the READ depth; only the chain's last
+ * request is signalled. Returns false when nothing more can go now. */
+static bool post_chain(struct vpath *p)
 {
 	struct ibv_send_wr wrs[64], *bad;
 	struct ibv_sge sges[64];
@@ -354,14 +375,13 @@ static void post_slices(struct vpath *p)
 		p->waiting = s->next;
 		if (!p->waiting)
 			p->waiting_tail = NULL;
-		sges[n] = (struct ibv_sge){ (uintptr_t)(op->local + s->off), s->len,
-					    em_mr_lkey(op->mr, p->dev->index) };
+		sges[n] = (struct ibv_sge){ (uintptr_t)s->local, s->len, em_mr_lkey(s->mr, p->dev->index) };
 		uint32_t seq = p->head++;
 		p->ring[seq % p->ring_n] = (struct swr){ .kind = SWR_SLICE, .slot = -1, .slice = s };
 		wrs[n] = (struct ibv_send_wr){
 			.wr_id = wr_id(p, seq % p->ring_n, false), .sg_list = &sges[n], .num_sge = 1,
 			.opcode = op->write ? IBV_WR_RDMA_WRITE : IBV_WR_RDMA_READ,
-			.wr.rdma = { .remote_addr = s->raddr, .rkey = op->rkey },
+			.wr.rdma = { .remote_addr = s->raddr, .rkey = s->rkey },
 		};
 		if (n)
 			wrs[n - 1].next = &wrs[n];
@@ -370,7 +390,7 @@ static void post_slices(struct vpath *p)
 		n++;
 	}
 	if (!n)
-		return;
+		return false;
 	wrs[n - 1].send_flags = IBV_SEND_SIGNALED;
 	p->unsignalled = 0;
 	int rc = ibv_post_send(p->id->qp, wrs, &bad);
@@ -389,7 +409,18 @@ static void post_slices(struct vpath *p)
 		struct ibv_qp_attr qa = { .qp_state = IBV_QPS_ERR };
 		ibv_modify_qp(p->id->qp, &qa, IBV_QP_STATE);
 		path_failed(p, -EIO);
+		return false;
 	}
+	return true;
+}
+
+/* A batch longer than one chain goes out as several back to back, each
+ * signalled at its end, so the queue refills as each chain completes rather
+ * than after the whole batch. */
+static void post_slices(struct vpath *p)
+{
+	while (p->waiting && !p->dead && post_chain(p))
+		;
 }
 
 /* Sends one queued message on path 0 if credits allow. */
@@ -552,6 +583,19 @@ static void send_done(struct vpath *p, uint32_t seq, enum ibv_wc_status st)
 		path_failed(p, err);
 }
 
+/* Gives a consumed receive buffer back to the peer (as a credit). */
+static void recv_repost(struct vpath *p, int slot)
+{
+	if (p->vc->shut)
+		return;
+	int rc = post_recv(p, slot);
+	if (rc) {
+		em_conn_close(&p->vc->base, rc);
+		return;
+	}
+	em_credits_reposted(&p->cr);
+}
+
 static void recv_done(struct vpath *p, struct ibv_wc *wc, int slot)
 {
 	struct vconn *vc = p->vc;
@@ -566,18 +610,30 @@ static void recv_done(struct vpath *p, struct ibv_wc *wc, int slot)
 		em_conn_close(&vc->base, -EPROTO);
 		return;
 	}
+	if (wc->byte_len && !vc->base.up) {
+		/* The peer may send as soon as its side is up, before our last
+		 * ESTABLISHED event: keep the message in its buffer until the
+		 * owner's callbacks are in place (held_deliver). */
+		p->held[p->n_held++] = (struct vheld){ slot, wc->byte_len };
+		return;
+	}
 	if (wc->byte_len)
 		em_conn_deliver(&vc->base, p->rbuf + (size_t)slot * vc->base.net->cfg.msg_buf,
 				wc->byte_len);
-	if (vc->shut)
-		return;
-	int rc = post_recv(p, slot);
-	if (rc) {
-		em_conn_close(&vc->base, rc);
-		return;
-	}
-	em_credits_reposted(&p->cr);
+	recv_repost(p, slot);
 	path_pump(p);
+}
+
+/* Delivers what arrived before the connection was up, in order. */
+static void held_deliver(struct vconn *vc)
+{
+	struct vpath *p = &vc->paths[0];
+	for (int i = 0; i < p->n_held; i++) {
+		em_conn_deliver(&vc->base, p->rbuf + (size_t)p->held[i].slot * vc->base.net->cfg.msg_buf,
+				p->held[i].len);
+		recv_repost(p, p->held[i].slot);
+	}
+	p->n_held = 0;
 }
 
 static void handle_wc(struct ibv_wc *wc)
@@ -667,7 +723,8 @@ static int path_alloc(struct vpath *p, struct rdma_cm_id *id)
 	p->rbuf = aligned_alloc(4096, sz);
 	p->sbuf = aligned_alloc(4096, sz);
 	p->free_slots = calloc((size_t)cfg->recv_depth, sizeof(int));
-	if (!p->rbuf || !p->sbuf || !p->free_slots)
+	p->held = calloc((size_t)cfg->recv_depth, sizeof(*p->held));
+	if (!p->rbuf || !p->sbuf || !p->free_slots || !p->held)
 		return -ENOMEM;
 	p->rmr = ibv_reg_mr(p->dev->pd, p->rbuf, sz, IBV_ACCESS_LOCAL_WRITE);
 	p->smr = ibv_reg_mr(p->dev->pd, p->sbuf, sz, IBV_ACCESS_LOCAL_WRITE);
@@ -738,6 +795,8 @@ static void path_up(struct vpath *p)
 	} else {
 		em_conn_mark_up(&vc->base);
 	}
+	if (!vc->base.closing)
+		held_deliver(vc);
 	if (!vc->base.closing)
 		path_pump(&vc->paths[0]);
 }
@@ -926,6 +985,7 @@ static void path_release(struct vpath *p)
 	free(p->rbuf);
 	free(p->sbuf);
 	free(p->free_slots);
+	free(p->held);
 	free(p->ring);
 }
 

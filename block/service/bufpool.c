@@ -11,6 +11,7 @@
 struct em_cs_bufpool {
 	struct em_cs_buf *free[CLASSES];
 	size_t idle, max_idle;
+	unsigned access;
 };
 
 int em_cs_bufpool_create(size_t max_idle_bytes, struct em_cs_bufpool **out)
@@ -21,6 +22,15 @@ int em_cs_bufpool_create(size_t max_idle_bytes, struct em_cs_bufpool **out)
 	p->max_idle = max_idle_bytes;
 	*out = p;
 	return 0;
+}
+
+int em_cs_bufpool_create_access(size_t max_idle_bytes, unsigned access,
+				struct em_cs_bufpool **out)
+{
+	int rc = em_cs_bufpool_create(max_idle_bytes, out);
+	if (rc == 0)
+		(*out)->access = access;
+	return rc;
 }
 
 static void buf_free(struct em_cs_buf *b)
@@ -76,7 +86,7 @@ int em_cs_buf_get(struct em_cs_bufpool *p, size_t len, struct em_cs_buf **out)
 	}
 	/* Local access only: these buffers are the server's side of bulk
 	 * transfers and are never granted to a peer. */
-	int rc = em_mr_reg(b->data, b->cap, 0, &b->mr);
+	int rc = em_mr_reg(b->data, b->cap, p->access, &b->mr);
 	if (rc) {
 		free(b->data);
 		free(b);

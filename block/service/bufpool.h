@@ -22,6 +22,10 @@ struct em_cs_buf {
 struct em_cs_bufpool;
 
 int em_cs_bufpool_create(size_t max_idle_bytes, struct em_cs_bufpool **out);
+/* The same, with buffers registered for access (EM_ACCESS_REMOTE_*): for
+ * servers that in turn grant their buffers to a peer (chain forwarding). */
+int em_cs_bufpool_create_access(size_t max_idle_bytes, unsigned access,
+				struct em_cs_bufpool **out);
 void em_cs_bufpool_destroy(struct em_cs_bufpool *p);
 /* A buffer of at least len bytes (len <= 64 MiB), 4 KiB aligned; -ENOMEM or
  * the registration error. */

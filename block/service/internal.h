@@ -52,6 +52,7 @@ struct cs_op {
 	uint32_t n;               /* items, or targets for STATS */
 	uint32_t pending;         /* tasks not finished */
 	uint32_t pulls;           /* WRITE: bulk reads outstanding */
+	uint32_t unread;          /* READ: engine reads not back yet */
 	struct em_cs_list_req list;
 	struct em_chunk_meta *metas;
 	uint32_t n_metas;

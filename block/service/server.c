@@ -94,31 +94,64 @@ static void task_done(struct cs_task *t)
 		op_reply(op);
 }
 
+/* The batch of writes of a READ completed: it carried exactly the tasks
+ * that still hold a buffer (push_reads finished every other one). */
 static void pushed(void *arg, int status)
 {
-	struct cs_task *t = arg;
-	if (status < 0)
-		t->status = status;
-	task_done(t);
+	struct cs_op *op = arg;
+	op->pending++; /* held: the op must outlive this loop */
+	for (uint32_t i = 0; i < op->n; i++) {
+		struct cs_task *t = &op->tasks[i];
+		if (!t->buf)
+			continue;
+		if (status < 0)
+			t->status = status;
+		task_done(t);
+	}
+	if (--op->pending == 0)
+		op_reply(op);
 }
 
-/* The engine answered: a read's bytes still have to reach the client. */
+/* Every engine read of a READ is back: push all the bytes read to the client
+ * as one batch of writes (one chain of RDMA WRITEs), then reply. A failed
+ * push fails every item it carried. */
+static void push_reads(struct cs_op *op)
+{
+	struct em_conn *c = em_rpc_req_conn(op->req);
+	struct em_bulk_item *items = calloc(op->n, sizeof(*items));
+	int n = 0;
+	op->pending++; /* held: finishing the failed items must not reply yet */
+	for (uint32_t i = 0; i < op->n; i++) {
+		struct cs_task *t = &op->tasks[i];
+		if (!t->t)
+			continue;
+		if (t->status <= 0) {
+			task_done(t);
+			continue;
+		}
+		if (!items)
+			continue;
+		struct em_buf_desc d = op->items[i].buf;
+		d.len = (uint32_t)t->status; /* short at the chunk's end */
+		items[n++] = (struct em_bulk_item){ .remote = d, .mr = t->buf->mr, .local = t->buf->data };
+	}
+	int rc = !items ? -ENOMEM : !c ? -ECONNRESET : n ? em_conn_writev(c, items, n, pushed, op) : 0;
+	free(items);
+	if (rc)
+		pushed(op, rc);
+	if (--op->pending == 0)
+		op_reply(op);
+}
+
+/* The engine answered. */
 void em_cs_task_back(void *arg)
 {
 	struct cs_task *t = arg;
 	struct cs_op *op = t->op;
-	if (op->method != EM_CS_READ || t->status <= 0) {
+	if (op->method != EM_CS_READ)
 		task_done(t);
-		return;
-	}
-	struct em_conn *c = em_rpc_req_conn(op->req);
-	struct em_buf_desc d = op->items[t->idx].buf;
-	d.len = (uint32_t)t->status; /* short at the chunk's end */
-	int rc = c ? em_conn_write(c, &d, t->buf->mr, t->buf->data, pushed, t) : -ECONNRESET;
-	if (rc) {
-		t->status = rc;
-		task_done(t);
-	}
+	else if (--op->unread == 0)
+		push_reads(op);
 }
 
 static struct cs_target *find_target(struct em_cs_server *s, uint32_t id)
@@ -229,8 +262,9 @@ static void start_writes(struct cs_op *op)
 
 static void start_reads(struct cs_op *op)
 {
-	/* Counted while issuing for the same reason as in start_writes. */
-	op->pending++;
+	/* Counted while issuing for the same reason as in start_writes; an item
+	 * without a buffer is finished by push_reads with its error. */
+	op->unread = 1;
 	for (uint32_t i = 0; i < op->n; i++) {
 		struct cs_task *t = &op->tasks[i];
 		if (!t->t)
@@ -238,13 +272,13 @@ static void start_reads(struct cs_op *op)
 		int rc = em_cs_buf_get(op->s->pool, op->items[i].len, &t->buf);
 		if (rc) {
 			t->status = rc;
-			task_done(t);
 			continue;
 		}
+		op->unread++;
 		em_cs_task_start(t);
 	}
-	if (--op->pending == 0)
-		op_reply(op);
+	if (--op->unread == 0)
+		push_reads(op);
 }
 
 static uint64_t batch_bytes(const struct em_cs_item *items, uint32_t n)
