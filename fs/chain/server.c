@@ -324,7 +324,8 @@ int em_chain_server_create(struct em_rpc *rpc, struct em_reactor *r, struct em_m
 	s->mgmt = mgmt;
 	s->forward_timeout_ms = o && o->forward_timeout_ms ? o->forward_timeout_ms : 30000;
 	s->rpc_timeout_ms = o && o->rpc_timeout_ms ? o->rpc_timeout_ms : 5000;
-	int rc = em_cs_bufpool_create(POOL_IDLE, &s->pool);
+	/* Forwards and resyncs grant their buffers to the successor. */
+	int rc = em_cs_bufpool_create_access(POOL_IDLE, EM_ACCESS_REMOTE_READ, &s->pool);
 	if (rc == 0)
 		rc = em_rpc_register(rpc, EM_CHAIN_SERVICE, EM_CHAIN_WRITE, ch_handle_write, s);
 	if (rc == 0)

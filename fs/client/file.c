@@ -1,0 +1,335 @@
+/* Open files and their data: reads, writes, truncation, holes. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "ember/errors.h"
+#include "fs/client/internal.h"
+#include "fs/client/layout.h"
+#include "net/core/log.h"
+
+/* Chunks probed and zeroed per round of a trim, bounding memory for
+ * truncating huge files. */
+#define ZERO_BATCH 256
+
+static struct em_fs_file *file_new(struct em_fs *fs, const struct em_meta_cred *cr,
+				   const struct em_meta_open_res *res, int flags)
+{
+	struct em_fs_file *f = calloc(1, sizeof(*f));
+	if (!f)
+		return NULL;
+	f->in = em_fs_inode_get(fs, &res->attr);
+	if (!f->in) {
+		free(f);
+		return NULL;
+	}
+	f->cred = *cr;
+	f->session = res->session;
+	f->flags = flags;
+	if (f->session) {
+		pthread_mutex_lock(&f->in->mu);
+		f->in->writers++;
+		pthread_mutex_unlock(&f->in->mu);
+	}
+	return f;
+}
+
+static int truncate_inode(struct em_fs *fs, const struct em_meta_cred *cr,
+			  struct em_fs_inode *in, const struct em_meta_setattr *req,
+			  struct em_meta_attr *out);
+
+/* After a successful meta open: the file object, then O_TRUNC. */
+static int finish_open(struct em_fs *fs, const struct em_meta_cred *cr,
+		       struct em_meta_open_res *res, int flags, bool trunc,
+		       struct em_fs_file **out, struct em_meta_attr *attr)
+{
+	struct em_fs_file *f = file_new(fs, cr, res, flags);
+	if (!f) {
+		if (res->session)
+			em_meta_client_close(fs->meta, cr, res->attr.ino, res->session, 0);
+		return -ENOMEM;
+	}
+	*attr = res->attr;
+	if (trunc) {
+		struct em_meta_setattr req = { .valid = EM_SETATTR_SIZE, .size = 0 };
+		int rc = truncate_inode(fs, cr, f->in, &req, attr);
+		if (rc) {
+			em_fs_file_release(fs, f);
+			return rc;
+		}
+	}
+	em_fs_fix_attr(fs, attr);
+	*out = f;
+	return 0;
+}
+
+/* O_TRUNC is done here rather than by the metadata service, because the
+ * chunks must be trimmed before the length drops (docs/metadata.md). */
+int em_fs_file_open(struct em_fs *fs, const struct em_meta_cred *cr, uint64_t ino, int flags,
+		    struct em_fs_file **out, struct em_meta_attr *attr)
+{
+	struct em_meta_open_res res;
+	int rc = em_meta_client_open(fs->meta, cr, ino, flags & ~O_TRUNC, 0, &res);
+	if (rc)
+		return em_fs_errno(rc);
+	bool trunc = (flags & O_TRUNC) && (flags & O_ACCMODE) != O_RDONLY;
+	return finish_open(fs, cr, &res, flags, trunc, out, attr);
+}
+
+int em_fs_file_create(struct em_fs *fs, const struct em_meta_cred *cr, uint64_t parent,
+		      const char *name, uint32_t mode, int flags, struct em_fs_file **out,
+		      struct em_meta_attr *attr)
+{
+	struct em_meta_open_res res;
+	int rc = em_meta_client_create(fs->meta, cr, parent, name, mode,
+				       (flags & ~O_TRUNC) | O_CREAT, 0, &res);
+	if (rc)
+		return em_fs_errno(rc);
+	bool trunc = !res.created && (flags & O_TRUNC) && (flags & O_ACCMODE) != O_RDONLY;
+	return finish_open(fs, cr, &res, flags, trunc, out, attr);
+}
+
+int em_fs_file_sync(struct em_fs *fs, struct em_fs_file *f)
+{
+	if (!f->session)
+		return 0;
+	struct em_fs_inode *in = f->in;
+	pthread_mutex_lock(&in->mu);
+	uint64_t size = in->attr.size;
+	bool behind = size > in->published;
+	pthread_mutex_unlock(&in->mu);
+	if (!behind)
+		return 0;
+	int rc = em_meta_client_set_length(fs->meta, &f->cred, in->ino, f->session, size);
+	if (rc)
+		return em_fs_errno(rc);
+	pthread_mutex_lock(&in->mu);
+	if (size > in->published)
+		in->published = size;
+	pthread_mutex_unlock(&in->mu);
+	return 0;
+}
+
+int em_fs_file_release(struct em_fs *fs, struct em_fs_file *f)
+{
+	struct em_fs_inode *in = f->in;
+	int rc = 0;
+	if (f->session) {
+		uint64_t size = em_fs_inode_size(in);
+		rc = em_fs_errno(em_meta_client_close(fs->meta, &f->cred, in->ino, f->session,
+						      size));
+		if (rc)
+			EM_ERR("fs", "inode %llu: closing write session: %s",
+			       (unsigned long long)in->ino, em_strerror(rc));
+		pthread_mutex_lock(&in->mu);
+		in->writers--;
+		if (rc == 0 && size > in->published)
+			in->published = size;
+		pthread_mutex_unlock(&in->mu);
+	}
+	em_fs_inode_put(fs, in);
+	free(f);
+	return rc;
+}
+
+uint64_t em_fs_file_ino(const struct em_fs_file *f)
+{
+	return f->in->ino;
+}
+
+int em_fs_file_flags(const struct em_fs_file *f)
+{
+	return f->flags;
+}
+
+ssize_t em_fs_read(struct em_fs *fs, struct em_fs_file *f, void *buf, size_t len, uint64_t off)
+{
+	struct em_fs_inode *in = f->in;
+	pthread_rwlock_rdlock(&in->io);
+	uint64_t size = em_fs_inode_size(in);
+	if (off >= size || !len) {
+		pthread_rwlock_unlock(&in->io);
+		return 0;
+	}
+	if (len > size - off)
+		len = (size_t)(size - off);
+	struct em_fs_op *ops;
+	int n = em_fs_make_ops(fs, in->ino, &in->attr.layout, false, buf, off, len, &ops);
+	int rc = n < 0 ? n : em_fs_io_run(fs, ops, (size_t)n);
+	/* Holes: chunks never written and bytes past a chunk's end. */
+	for (int i = 0; rc == 0 && i < n; i++) {
+		uint32_t got = ops[i].result > 0 ? (uint32_t)ops[i].result : 0;
+		if (got < ops[i].len)
+			memset((uint8_t *)ops[i].buf + got, 0, ops[i].len - got);
+	}
+	free(n > 0 ? ops : NULL);
+	pthread_rwlock_unlock(&in->io);
+	return rc ? rc : (ssize_t)len;
+}
+
+ssize_t em_fs_write(struct em_fs *fs, struct em_fs_file *f, const void *buf, size_t len,
+		    uint64_t off)
+{
+	struct em_fs_inode *in = f->in;
+	if (!len)
+		return 0;
+	pthread_rwlock_rdlock(&in->io);
+	struct em_fs_op *ops;
+	int n = em_fs_make_ops(fs, in->ino, &in->attr.layout, true, (void *)buf, off, len, &ops);
+	int rc = n < 0 ? n : em_fs_io_run(fs, ops, (size_t)n);
+	free(n > 0 ? ops : NULL);
+	if (rc == 0) {
+		pthread_mutex_lock(&in->mu);
+		if (off + len > in->attr.size)
+			in->attr.size = off + len;
+		pthread_mutex_unlock(&in->mu);
+	}
+	pthread_rwlock_unlock(&in->io);
+	return rc ? rc : (ssize_t)len;
+}
+
+int em_fs_zero_range(struct em_fs *fs, uint64_t ino, const struct em_meta_layout *l,
+		     uint64_t from, uint64_t to)
+{
+	int64_t total = from < to ? em_fs_piece_count(l, from, to - from) : 0;
+	if (total < 0)
+		return (int)total;
+	uint8_t probe[ZERO_BATCH];
+	for (int64_t done = 0; done < total; done += ZERO_BATCH) {
+		uint64_t cs = l->chunk_size;
+		uint64_t start = done ? (from / cs + (uint64_t)done) * cs : from;
+		uint64_t end = (from / cs + (uint64_t)done + ZERO_BATCH) * cs;
+		if (end > to)
+			end = to;
+		/* One byte from each chunk says whether it exists: zeroing a
+		 * chunk never written would only create it. */
+		struct em_fs_op *ops;
+		int n = em_fs_make_ops(fs, ino, l, false, NULL, start, end - start, &ops);
+		if (n < 0)
+			return n;
+		for (int i = 0; i < n; i++) {
+			ops[i].buf = &probe[i];
+			ops[i].offset = 0;
+			ops[i].len = 1;
+		}
+		int rc = em_fs_io_run(fs, ops, (size_t)n);
+		if (rc) {
+			free(ops);
+			return rc;
+		}
+		struct em_fs_op *w;
+		int m = em_fs_make_ops(fs, ino, l, true, NULL, start, end - start, &w);
+		if (m < 0) {
+			free(ops);
+			return m;
+		}
+		int k = 0;
+		for (int i = 0; i < m; i++)
+			if (ops[i].result != -ENOENT)
+				w[k++] = w[i];
+		rc = em_fs_io_run(fs, w, (size_t)k);
+		free(w);
+		free(ops);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int em_fs_punch(struct em_fs *fs, struct em_fs_file *f, uint64_t off, uint64_t len)
+{
+	struct em_fs_inode *in = f->in;
+	pthread_rwlock_rdlock(&in->io);
+	uint64_t size = em_fs_inode_size(in);
+	uint64_t end = len > UINT64_MAX - off || off + len > size ? size : off + len;
+	int rc = off < end ? em_fs_zero_range(fs, in->ino, &in->attr.layout, off, end) : 0;
+	pthread_rwlock_unlock(&in->io);
+	return rc;
+}
+
+/* Shrinking: metadata first checks the caller may change the size (a
+ * setattr to the size we know, which also publishes our writes), then the
+ * chunks past the new size are zeroed, then the length drops. Zeroing
+ * rather than removing keeps old bytes from reappearing when the file
+ * grows again; removing whole chunks needs a chain truncate operation. */
+static int truncate_inode(struct em_fs *fs, const struct em_meta_cred *cr,
+			  struct em_fs_inode *in, const struct em_meta_setattr *req,
+			  struct em_meta_attr *out)
+{
+	pthread_rwlock_wrlock(&in->io);
+	struct em_meta_attr cur;
+	int rc = em_meta_client_getattr(fs->meta, cr, in->ino, &cur);
+	uint64_t old = em_fs_inode_size(in);
+	if (rc == 0 && cur.size > old)
+		old = cur.size;
+	if (rc == 0 && req->size < old) {
+		struct em_meta_setattr check = { .valid = EM_SETATTR_SIZE, .size = old };
+		rc = em_meta_client_setattr(fs->meta, cr, in->ino, &check, &cur);
+		if (rc == 0)
+			rc = em_fs_zero_range(fs, in->ino, &cur.layout, req->size, old);
+	}
+	if (rc == 0)
+		rc = em_meta_client_setattr(fs->meta, cr, in->ino, req, out);
+	if (rc == 0) {
+		pthread_mutex_lock(&in->mu);
+		in->attr = *out;
+		in->published = out->size;
+		pthread_mutex_unlock(&in->mu);
+	}
+	pthread_rwlock_unlock(&in->io);
+	return em_fs_errno(rc);
+}
+
+int em_fs_getattr(struct em_fs *fs, const struct em_meta_cred *cr, uint64_t ino,
+		  struct em_meta_attr *out)
+{
+	int rc = em_meta_client_getattr(fs->meta, cr, ino, out);
+	if (rc == -ENOENT) {
+		/* Unlinked while open read-only here: the namespace forgot it
+		 * but fstat on the open file must still work. */
+		struct em_fs_inode *in = em_fs_inode_find(fs, ino);
+		if (in) {
+			pthread_mutex_lock(&in->mu);
+			*out = in->attr;
+			out->nlink = 0;
+			pthread_mutex_unlock(&in->mu);
+			em_fs_inode_put(fs, in);
+			return 0;
+		}
+	}
+	if (rc == 0)
+		em_fs_fix_attr(fs, out);
+	return em_fs_errno(rc);
+}
+
+int em_fs_setattr(struct em_fs *fs, const struct em_meta_cred *cr, uint64_t ino,
+		  const struct em_meta_setattr *req, struct em_meta_attr *out)
+{
+	if (!(req->valid & EM_SETATTR_SIZE)) {
+		int rc = em_meta_client_setattr(fs->meta, cr, ino, req, out);
+		if (rc == 0)
+			em_fs_fix_attr(fs, out);
+		return em_fs_errno(rc);
+	}
+	struct em_fs_inode *in = em_fs_inode_find(fs, ino);
+	if (!in) {
+		struct em_meta_attr a;
+		int rc = em_meta_client_getattr(fs->meta, cr, ino, &a);
+		if (rc)
+			return em_fs_errno(rc);
+		if ((a.mode & 0170000) == 0040000)
+			return -EISDIR;
+		if ((a.mode & 0170000) != 0100000)
+			return -EINVAL;
+		in = em_fs_inode_get(fs, &a);
+		if (!in)
+			return -ENOMEM;
+	}
+	int rc = truncate_inode(fs, cr, in, req, out);
+	em_fs_inode_put(fs, in);
+	if (rc == 0)
+		em_fs_fix_attr(fs, out);
+	return rc;
+}
