@@ -1,16 +1,20 @@
-/* The metadata half of tools/bench/meta.sh: creates and stats per second
- * through ember-meta against the same operations on a local directory.
+/* The client half of tools/bench/meta: mdtest-style creates, stats,
+ * renames and unlinks per second through ember-meta against the same
+ * operations on a local directory.
  *
- *   meta_bench URL SECRET_FILE REF_DIR [THREADS [FILES_PER_THREAD]]
+ *   meta_bench URL SECRET_FILE REF_DIR LABEL [THREADS [FILES_PER_THREAD]]
  *
- * Each of THREADS threads creates FILES_PER_THREAD files (O_CREAT|O_EXCL) in
- * its own directory, then stats each by lookup; the reference does
- * open(O_CREAT|O_EXCL)+close and stat(2) in REF_DIR (tmpfs or ext4: the
- * kernel's own metadata speed, no network, no transactions). Prints
- * RESULT lines (DESIGN.md §7); exits 0 even when a goal is missed.
+ * Each of THREADS threads works in its own directory (mdtest's "unique
+ * directory" mode) through FILES_PER_THREAD files, phase by phase: create
+ * (O_CREAT|O_EXCL), stat (lookup), rename to a new name in the same
+ * directory, unlink. The reference does open(O_CREAT|O_EXCL)+close, stat(2),
+ * rename(2) and unlink(2) in REF_DIR (tmpfs or ext4: the kernel's own
+ * metadata speed, no network, no transactions). Prints RESULT lines named
+ * meta_LABEL_<op> (DESIGN.md §7); exits 0 even when a goal is missed.
  */
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,12 +31,15 @@
 static const struct em_meta_cred cred = { 1000, 1000, 0, { 0 } };
 static const struct em_meta_cred root = { 0, 0, 0, { 0 } };
 
+enum op { OP_CREATE, OP_STAT, OP_RENAME, OP_UNLINK, OP_COUNT };
+static const char *const op_name[OP_COUNT] = { "create", "stat", "rename", "unlink" };
+
 struct job {
 	struct em_meta_client *c; /* NULL: the local reference */
 	const char *ref_dir;
 	int id, files, errors;
 	uint64_t dir;
-	bool stat_phase;
+	enum op op;
 };
 
 static double now_s(void)
@@ -42,45 +49,63 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int ember_op(struct job *j, const char *name)
+/* name is the file's name before the rename phase, renamed after it. */
+static int ember_op(struct job *j, const char *name, const char *renamed)
 {
 	struct em_meta_attr a;
 	struct em_meta_open_res o;
-	if (j->stat_phase)
+	switch (j->op) {
+	case OP_CREATE:
+		return em_meta_client_create(j->c, &cred, j->dir, name, 0644,
+					     O_RDONLY | O_CREAT | O_EXCL, 0, &o);
+	case OP_STAT:
 		return em_meta_client_lookup(j->c, &cred, j->dir, name, &a);
-	return em_meta_client_create(j->c, &cred, j->dir, name, 0644,
-				     O_RDONLY | O_CREAT | O_EXCL, 0, &o);
+	case OP_RENAME:
+		return em_meta_client_rename(j->c, &cred, j->dir, name, j->dir, renamed, 0);
+	default:
+		return em_meta_client_unlink(j->c, &cred, j->dir, renamed);
+	}
 }
 
-static int ref_op(struct job *j, const char *name)
+static int ref_op(struct job *j, const char *name, const char *renamed)
 {
-	char path[512];
+	char path[512], to[512];
 	struct stat st;
 	snprintf(path, sizeof(path), "%s/t%d/%s", j->ref_dir, j->id, name);
-	if (j->stat_phase)
+	snprintf(to, sizeof(to), "%s/t%d/%s", j->ref_dir, j->id, renamed);
+	switch (j->op) {
+	case OP_CREATE: {
+		int fd = open(path, O_RDONLY | O_CREAT | O_EXCL, 0644);
+		return fd < 0 ? -1 : close(fd);
+	}
+	case OP_STAT:
 		return stat(path, &st);
-	int fd = open(path, O_RDONLY | O_CREAT | O_EXCL, 0644);
-	return fd < 0 ? -1 : close(fd);
+	case OP_RENAME:
+		return rename(path, to);
+	default:
+		return unlink(to);
+	}
 }
 
 static void *run(void *arg)
 {
 	struct job *j = arg;
-	char name[32];
+	char name[32], renamed[32];
 	for (int i = 0; i < j->files; i++) {
 		snprintf(name, sizeof(name), "f%d", i);
-		j->errors += (j->c ? ember_op(j, name) : ref_op(j, name)) != 0;
+		snprintf(renamed, sizeof(renamed), "r%d", i);
+		j->errors += (j->c ? ember_op(j, name, renamed) : ref_op(j, name, renamed)) != 0;
 	}
 	return NULL;
 }
 
 /* Runs one phase on every thread; returns operations per second. */
-static double phase(struct job *jobs, int n, bool stat_phase)
+static double phase(struct job *jobs, int n, enum op op)
 {
 	pthread_t th[MAX_THREADS];
 	double t0 = now_s();
 	for (int i = 0; i < n; i++) {
-		jobs[i].stat_phase = stat_phase;
+		jobs[i].op = op;
 		pthread_create(&th[i], NULL, run, &jobs[i]);
 	}
 	for (int i = 0; i < n; i++)
@@ -112,11 +137,11 @@ static int setup(struct em_meta_client *c, const char *ref_dir, struct job *ej, 
 
 int main(int argc, char **argv)
 {
-	if (argc < 4) {
-		fprintf(stderr, "usage: meta_bench URL SECRET_FILE REF_DIR [THREADS [FILES]]\n");
+	if (argc < 5) {
+		fprintf(stderr, "usage: meta_bench URL SECRET_FILE REF_DIR LABEL [THREADS [FILES]]\n");
 		return 2;
 	}
-	int threads = argc > 4 ? atoi(argv[4]) : 16, files = argc > 5 ? atoi(argv[5]) : 500;
+	int threads = argc > 5 ? atoi(argv[5]) : 16, files = argc > 6 ? atoi(argv[6]) : 500;
 	if (threads < 1 || threads > MAX_THREADS || files < 1)
 		return 2;
 	uint8_t secret[4096];
@@ -132,16 +157,20 @@ int main(int argc, char **argv)
 	static struct job ej[MAX_THREADS], rj[MAX_THREADS];
 	if (em_meta_connect(&o, &c) < 0 || setup(c, argv[3], ej, rj, threads, files) < 0)
 		return 1;
-	double ec = phase(ej, threads, false), es = phase(ej, threads, true);
-	double rc = phase(rj, threads, false), rs = phase(rj, threads, true);
+	/* In order on each side: every phase works on what the previous one
+	 * left (stat and rename the created files, unlink the renamed ones). */
+	double e[OP_COUNT], r[OP_COUNT];
+	for (int op = 0; op < OP_COUNT; op++)
+		e[op] = phase(ej, threads, op);
+	for (int op = 0; op < OP_COUNT; op++)
+		r[op] = phase(rj, threads, op);
 	int errors = 0;
 	for (int i = 0; i < threads; i++)
 		errors += ej[i].errors + rj[i].errors;
 	em_meta_disconnect(c);
-	printf("# %d threads x %d files; %d errors\n", threads, files, errors);
-	printf("RESULT meta_create ember=%.0f ref=%.0f unit=ops/s ratio=%.3f goal=0.05\n", ec, rc,
-	       ec / rc);
-	printf("RESULT meta_stat ember=%.0f ref=%.0f unit=ops/s ratio=%.3f goal=0.05\n", es, rs,
-	       es / rs);
+	printf("# %s: %d threads x %d files; %d errors\n", argv[4], threads, files, errors);
+	for (int op = 0; op < OP_COUNT; op++)
+		printf("RESULT meta_%s_%s ember=%.0f ref=%.0f unit=ops/s ratio=%.3f goal=0.05\n",
+		       argv[4], op_name[op], e[op], r[op], e[op] / r[op]);
 	return 0;
 }

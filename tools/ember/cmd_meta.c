@@ -1,8 +1,11 @@
-/* `ember meta`: inspect a metadata store directly (no server needed).
+/* `ember meta`: inspect and check a metadata store directly (no server
+ * needed).
  *
  * Reads through the fs/meta library with root credentials, so what it shows
  * is exactly what the metadata service would answer. Paths are resolved
- * component by component without following symlinks. */
+ * component by component without following symlinks. `fsck` runs
+ * em_meta_fsck() (fs/meta/fsck.h) on the raw records instead, so it sees
+ * damage the operations would hide or refuse. */
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
@@ -13,6 +16,7 @@
 
 #include "ember/errors.h"
 #include "fs/kv/kv.h"
+#include "fs/meta/fsck.h"
 #include "fs/meta/meta.h"
 #include "tools/ember/cli.h"
 
@@ -25,12 +29,15 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: ember meta ls   --db STORE [PATH] [--json]\n"
 		"       ember meta stat --db STORE PATH [--json]\n"
-		"       ember meta tree --db STORE [PATH]\n\n"
+		"       ember meta tree --db STORE [PATH]\n"
+		"       ember meta fsck --db STORE [--json]\n\n"
 		"ls    list a directory, one line per entry, like ls -l\n"
 		"stat  every attribute of one inode, with its file layout\n"
-		"tree  the namespace below PATH (default /)\n\n"
-		"--db  an LMDB store directory, or a KV URI (postgresql://..., lmdb:DIR)\n"
-		"--json  machine-readable output\n");
+		"tree  the namespace below PATH (default /)\n"
+		"fsck  check every invariant of the namespace (a read-only snapshot,\n"
+		"      safe beside running servers); exits 1 when a problem is found\n\n"
+		"--db, --kv STORE  an LMDB store directory, or a KV URI (postgresql://..., lmdb:DIR)\n"
+		"--json            machine-readable output\n");
 }
 
 struct store {
@@ -38,7 +45,9 @@ struct store {
 	struct em_meta *m;
 };
 
-static int open_store(const char *db, struct store *s)
+/* Opens only the KV store: fsck must not depend on the superblock that
+ * em_meta_init() checks, since it may be what is damaged. */
+static int open_kv(const char *db, struct em_kv **kv)
 {
 	char uri[4096], err[600];
 	struct stat st;
@@ -55,11 +64,17 @@ static int open_store(const char *db, struct store *s)
 		}
 		snprintf(uri, sizeof(uri), "lmdb:%s", db);
 	}
-	rc = em_kv_open(uri, NULL, &s->kv, err, sizeof(err));
-	if (rc < 0) {
+	rc = em_kv_open(uri, NULL, kv, err, sizeof(err));
+	if (rc < 0)
 		fprintf(stderr, "ember meta: %s\n", err);
+	return rc;
+}
+
+static int open_store(const char *db, struct store *s)
+{
+	int rc = open_kv(db, &s->kv);
+	if (rc < 0)
 		return rc;
-	}
 	rc = em_meta_init(s->kv, NULL, &s->m);
 	if (rc < 0) {
 		fprintf(stderr, "ember meta: %s: %s\n", db, em_strerror(rc));
@@ -297,10 +312,63 @@ static int do_tree(struct em_meta *m, const char *path)
 	return EM_EXIT_OK;
 }
 
+struct fsck_ctx {
+	bool json;
+	uint64_t shown;
+};
+
+static void fsck_problem(void *arg, const char *problem)
+{
+	struct fsck_ctx *c = arg;
+	if (c->json) {
+		printf("%s\n    ", c->shown ? "," : "");
+		print_name_json(problem);
+	} else {
+		printf("problem: %s\n", problem);
+	}
+	c->shown++;
+}
+
+static int do_fsck(const char *db, bool json)
+{
+	struct em_kv *kv;
+	struct em_meta_fsck_report r;
+	struct fsck_ctx c = { json, 0 };
+	if (open_kv(db, &kv) < 0)
+		return EM_EXIT_FAIL;
+	/* Problems stream out as found, so a huge report needs no memory. */
+	if (json)
+		printf("{\"problem_list\": [");
+	int rc = em_meta_fsck(kv, fsck_problem, &c, &r);
+	em_kv_close(kv);
+	if (rc < 0) {
+		if (json)
+			printf("]}\n");
+		fprintf(stderr, "ember meta: fsck %s: %s\n", db,
+			rc == -ENODATA ? "no metadata in this store" : em_strerror(rc));
+		return EM_EXIT_FAIL;
+	}
+	unsigned long long v[] = { r.inodes, r.files, r.dirs,	   r.symlinks, r.dentries,
+				   r.orphans, r.sessions, r.gc, r.xattrs, r.problems };
+	if (json)
+		printf("%s],\n  \"inodes\": %llu, \"files\": %llu, \"dirs\": %llu, "
+		       "\"symlinks\": %llu, \"dentries\": %llu, \"orphans\": %llu, "
+		       "\"sessions\": %llu, \"gc\": %llu, \"xattrs\": %llu, \"problems\": %llu}\n",
+		       c.shown ? "\n  " : "", v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8],
+		       v[9]);
+	else
+		printf("%llu inodes (%llu files, %llu directories, %llu symlinks), %llu entries, "
+		       "%llu orphans, %llu write sessions, %llu in GC, %llu xattrs: %llu problem%s\n",
+		       v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9],
+		       v[9] == 1 ? "" : "s");
+	return r.problems ? EM_EXIT_FAIL : EM_EXIT_OK;
+}
+
 int em_cmd_meta(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "db", required_argument, NULL, 'd' },
+		{ "kv", required_argument, NULL, 'd' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -332,13 +400,18 @@ int em_cmd_meta(int argc, char **argv)
 		}
 	}
 	const char *path = optind < argc ? argv[optind] : NULL;
-	bool known = strcmp(sub, "ls") == 0 || strcmp(sub, "stat") == 0 || strcmp(sub, "tree") == 0;
-	if (!known || !db || optind + 1 < argc || (strcmp(sub, "stat") == 0 && !path)) {
+	bool fsck = strcmp(sub, "fsck") == 0;
+	bool known = fsck || strcmp(sub, "ls") == 0 || strcmp(sub, "stat") == 0 ||
+		     strcmp(sub, "tree") == 0;
+	if (!known || !db || optind + 1 < argc || (strcmp(sub, "stat") == 0 && !path) ||
+	    (fsck && path)) {
 		if (!known)
 			fprintf(stderr, "ember meta: unknown subcommand '%s'\n", sub);
 		usage(stderr);
 		return EM_EXIT_USAGE;
 	}
+	if (fsck)
+		return do_fsck(db, json);
 	if (!path)
 		path = "/";
 

@@ -12,6 +12,7 @@ int em_cmd_chains(int argc, char **argv);
 int em_cmd_offline_target(int argc, char **argv);
 int em_cmd_create_chains(int argc, char **argv);
 int em_cmd_meta(int argc, char **argv);
+int em_cmd_mount(int argc, char **argv);
 
 static const struct em_cli_cmd commands[] = {
 	{ "version", "print the Ember version", cmd_version },
@@ -22,7 +23,8 @@ static const struct em_cli_cmd commands[] = {
 	{ "chains", "chains head to tail, member states and versions", em_cmd_chains },
 	{ "offline-target", "take a target out of its chain now", em_cmd_offline_target },
 	{ "create-chains", "build the chain table over registered nodes", em_cmd_create_chains },
-	{ "meta", "inspect a metadata store: ls, stat, tree", em_cmd_meta },
+	{ "meta", "inspect and check a metadata store: ls, stat, tree, fsck", em_cmd_meta },
+	{ "mount", "mount the file system with ember-fuse", em_cmd_mount },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -81,3 +81,26 @@ int meta_server_stop(struct meta_server *s)
 		return -1;
 	return WEXITSTATUS(st);
 }
+
+int meta_fsck_cli(const char *ember, const char *uri, const char *args, char *out, size_t len)
+{
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd), "'%s' meta fsck --kv '%s' %s", ember, uri, args);
+	fflush(stdout);
+	FILE *p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	size_t n = fread(out, 1, len - 1, p);
+	out[n] = 0;
+	int st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+void meta_diag(const char *text, int max_lines)
+{
+	for (int i = 0; i < max_lines && *text; i++) {
+		size_t n = strcspn(text, "\n");
+		printf("# %.*s\n", (int)n, text);
+		text += n + (text[n] != 0);
+	}
+}

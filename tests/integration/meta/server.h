@@ -1,4 +1,5 @@
-/* Real ember-meta processes for the integration tests. */
+/* Real ember-meta processes and the real `ember` CLI for the integration
+ * tests. */
 #ifndef EMBER_TESTS_META_SERVER_H
 #define EMBER_TESTS_META_SERVER_H
 
@@ -20,5 +21,12 @@ int meta_server_start(const char *exe, const char *dir, const char *name, const 
 /* SIGTERM, then waits; returns the exit status (0 is a clean shutdown) or
  * -1 when it died of a signal. */
 int meta_server_stop(struct meta_server *s);
+
+/* Runs `EMBER meta fsck --kv URI ARGS` (ARGS go through the shell); returns
+ * its exit status, or -1 when it did not exit, with its standard output in
+ * out. */
+int meta_fsck_cli(const char *ember, const char *uri, const char *args, char *out, size_t len);
+/* Prints text as TAP comments, line by line, at most max_lines of it. */
+void meta_diag(const char *text, int max_lines);
 
 #endif
