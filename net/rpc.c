@@ -8,6 +8,7 @@
 #include "ember/errors.h"
 #include "net/auth.h"
 #include "net/core/log.h"
+#include "net/rpc_metrics.h"
 #include "net/serde.h"
 
 /* Service 0: the handshake (docs/protocol.md). */
@@ -54,6 +55,8 @@ struct em_rpc_req {
 	struct rpc_conn *rc;
 	uint64_t id, deadline;
 	uint16_t service, method;
+	struct em_rpc_mx mx;
+	uint64_t t0_ns; /* arrival, for the latency histogram */
 	size_t len;
 	uint8_t payload[];
 };
@@ -62,6 +65,7 @@ struct handler {
 	uint16_t service, method;
 	em_rpc_handler_fn fn;
 	void *arg;
+	struct em_rpc_mx mx;
 };
 
 struct em_rpc {
@@ -327,6 +331,7 @@ static void on_accept(void *arg, struct em_conn *conn)
 	}
 	rc->conn = conn;
 	em_conn_set_cbs(conn, &rc_cbs, rc);
+	em_rpc_mx_conn(em_conn_kind(conn), false);
 	r = em_auth_nonce(rc->snonce);
 	if (r) {
 		rc_fail(rc, r);
@@ -366,6 +371,7 @@ static int peer(struct em_rpc *rpc, const char *url, struct rpc_conn **out)
 		free(rc);
 		return r;
 	}
+	em_rpc_mx_conn(em_conn_kind(rc->conn), true);
 	*out = rc;
 	return 0;
 }
@@ -505,6 +511,8 @@ static void on_request(struct rpc_conn *rc, const struct em_frame_hdr *h, const 
 	req->id = h->id;
 	req->service = h->service;
 	req->method = h->method;
+	req->mx = hd->mx;
+	req->t0_ns = em_metrics_now_ns();
 	req->deadline = h->timeout_ms ? em_now_ms() + h->timeout_ms : 0;
 	req->len = h->len;
 	memcpy(req->payload, p, h->len);
@@ -602,6 +610,10 @@ int em_rpc_register(struct em_rpc *rpc, uint16_t service, uint16_t method,
 		return -EINVAL;
 	if (find_handler(rpc, service, method))
 		return -EEXIST;
+	struct em_rpc_mx mx;
+	int r = em_rpc_mx_init(&mx, service, method);
+	if (r)
+		return r;
 	if (rpc->n_handlers == rpc->cap_handlers) {
 		size_t n = rpc->cap_handlers ? rpc->cap_handlers * 2 : 16;
 		struct handler *h = realloc(rpc->handlers, n * sizeof(*h));
@@ -610,7 +622,7 @@ int em_rpc_register(struct em_rpc *rpc, uint16_t service, uint16_t method,
 		rpc->handlers = h;
 		rpc->cap_handlers = n;
 	}
-	rpc->handlers[rpc->n_handlers++] = (struct handler){ service, method, fn, arg };
+	rpc->handlers[rpc->n_handlers++] = (struct handler){ service, method, fn, arg, mx };
 	return 0;
 }
 
@@ -758,6 +770,7 @@ int em_rpc_reply(struct em_rpc_req *req, int status, const void *payload, size_t
 			send_frame(rc, &h, NULL);
 		}
 	}
+	em_rpc_mx_done(&req->mx, status, req->len, len, req->t0_ns);
 	free(req);
 	rpc->inflight--;
 	rc_put(rc);

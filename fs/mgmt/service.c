@@ -248,3 +248,8 @@ bool em_mgmt_service_is_primary(const struct em_mgmt_service *s)
 {
 	return s->primary;
 }
+
+const struct em_routing *em_mgmt_service_routing(const struct em_mgmt_service *s)
+{
+	return s->primary ? &s->r : NULL;
+}

@@ -27,6 +27,8 @@
 #include "fs/kv/kv.h"
 #include "net/rpc.h"
 
+struct em_routing;
+
 struct em_mgmt_service_opts {
 	struct em_kv *kv;
 	/* Our address as clients should dial it ("tcp://10.0.0.1:9100"); also
@@ -58,5 +60,8 @@ void em_mgmt_service_stop(struct em_mgmt_service *s);
 void em_mgmt_service_destroy(struct em_mgmt_service *s);
 
 bool em_mgmt_service_is_primary(const struct em_mgmt_service *s);
+/* The routing info served while primary, else NULL (for metrics). On the
+ * reactor thread; valid until the next tick or admin method replaces it. */
+const struct em_routing *em_mgmt_service_routing(const struct em_mgmt_service *s);
 
 #endif

@@ -22,6 +22,7 @@
 #include "fs/mgmt/client.h"
 #include "fs/meta/service.h"
 #include "net/core/log.h"
+#include "net/metrics_http.h"
 
 #define MAX_SECRET 4096
 
@@ -49,7 +50,7 @@ static const struct em_cfg_option meta_schema[] = {
 
 static struct em_cfg_option full_schema[64];
 
-/* Ours followed by the [net] options. */
+/* Ours followed by the [net] and [metrics] options. */
 static void build_schema(void)
 {
 	size_t n = 0;
@@ -57,6 +58,8 @@ static void build_schema(void)
 		full_schema[n++] = meta_schema[i];
 	for (size_t i = 0; em_net_cfg_schema[i].section && n < 63; i++)
 		full_schema[n++] = em_net_cfg_schema[i];
+	for (size_t i = 0; em_metrics_cfg_schema[i].section && n < 63; i++)
+		full_schema[n++] = em_metrics_cfg_schema[i];
 	full_schema[n] = (struct em_cfg_option)EM_CFG_END;
 }
 
@@ -74,6 +77,7 @@ struct daemon {
 	struct em_kv *kv;
 	struct em_meta *meta;
 	struct em_meta_service *svc;
+	struct em_metrics_http *http;
 	int sigfd;
 };
 
@@ -160,6 +164,8 @@ static int start(struct daemon *d)
 	char url[256] = "";
 	if (rc == 0)
 		rc = listen_all(d->rpc, em_config_str(cfg, "meta", "listen"), url, sizeof(url));
+	if (rc == 0 && (rc = em_metrics_http_from_config(cfg, &d->http)) == 0 && d->http)
+		printf("ember-meta: metrics port %d\n", em_metrics_http_port(d->http));
 	if (rc == 0) {
 		EM_INFO("meta", "serving %s on %s", em_kv_backend_name(d->kv), url);
 		printf("ember-meta: ready %s\n", url);
@@ -175,6 +181,7 @@ static void drained(void *arg)
 
 static void stop(struct daemon *d)
 {
+	em_metrics_http_stop(d->http);
 	if (d->rpc) {
 		bool done = false;
 		uint64_t until = em_now_ms() + em_config_duration_ms(d->cfg, "meta", "drain_timeout");

@@ -19,7 +19,9 @@
 #include "fs/kv/kv.h"
 #include "fs/mgmt/client.h"
 #include "fs/mgmt/service.h"
+#include "fs/mgmt/routing.h"
 #include "net/core/log.h"
+#include "net/metrics_http.h"
 
 #define MAX_SECRET 4096
 
@@ -48,7 +50,7 @@ static const struct em_cfg_option mgmtd_schema[] = {
 
 static struct em_cfg_option full_schema[64];
 
-/* Ours followed by the [net] options. */
+/* Ours followed by the [net] and [metrics] options. */
 static void build_schema(void)
 {
 	size_t n = 0;
@@ -56,6 +58,8 @@ static void build_schema(void)
 		full_schema[n++] = mgmtd_schema[i];
 	for (size_t i = 0; em_net_cfg_schema[i].section && n < 63; i++)
 		full_schema[n++] = em_net_cfg_schema[i];
+	for (size_t i = 0; em_metrics_cfg_schema[i].section && n < 63; i++)
+		full_schema[n++] = em_metrics_cfg_schema[i];
 	full_schema[n] = (struct em_cfg_option)EM_CFG_END;
 }
 
@@ -108,8 +112,56 @@ struct daemon {
 	struct em_rpc *rpc;
 	struct em_kv *kv;
 	struct em_mgmt_service *svc;
+	struct em_metrics_collector *col;
+	struct em_metrics_http *http;
 	struct sig sg;
 };
+
+/* Callback gauges, on the reactor (the routing state is its alone): whether
+ * we are primary and, if so, every target's and chain's state. */
+static void collect(void *arg, struct em_metrics_out *out)
+{
+	const struct em_mgmt_service *svc = arg;
+	const struct em_routing *r = em_mgmt_service_routing(svc);
+	em_metrics_emit(out, "ember_mgmt_primary", "1 while this mgmtd holds the primary lease",
+			NULL, NULL, 0, r ? 1 : 0);
+	if (!r)
+		return;
+	em_metrics_emit(out, "ember_mgmt_routing_version", "version of the routing info", NULL,
+			NULL, 0, (double)r->version);
+	static const char *const tl[] = { "target", "node", "chain" }, *const cl[] = { "chain" };
+	char t[16], n[16], c[16];
+	for (size_t i = 0; i < r->ntargets; i++) {
+		const struct em_target *tg = &r->targets[i];
+		int st = em_routing_target_state(r, tg->id);
+		snprintf(t, sizeof(t), "%u", tg->id);
+		snprintf(n, sizeof(n), "%u", tg->node);
+		snprintf(c, sizeof(c), "%u", tg->chain);
+		const char *v[] = { t, n, c };
+		em_metrics_emit(out, "ember_mgmt_target_state",
+				"public state: 0 serving, 1 syncing, 2 waiting, 3 lastsrv, "
+				"4 offline; -1 in no chain", tl, v, 3, st < 0 ? -1 : st);
+	}
+	for (size_t i = 0; i < r->nchains; i++) {
+		snprintf(c, sizeof(c), "%u", r->chains[i].id);
+		const char *v[] = { c };
+		em_metrics_emit(out, "ember_mgmt_chain_version",
+				"chain version, bumped by every change of order or state", cl, v, 1,
+				(double)r->chains[i].version);
+	}
+}
+
+static int start_metrics(struct daemon *d)
+{
+	int rc = em_metrics_add_collector(em_metrics_default(), d->r, collect, d->svc, &d->col);
+	if (rc == 0)
+		rc = em_metrics_http_from_config(d->cfg, &d->http);
+	/* Before the ready line, so scripts that wait for it know the port
+	 * (which port 0 leaves to the kernel). */
+	if (rc == 0 && d->http)
+		printf("ember-mgmtd: metrics port %d\n", em_metrics_http_port(d->http));
+	return rc;
+}
 
 static int start(struct daemon *d)
 {
@@ -156,6 +208,8 @@ static int start(struct daemon *d)
 	if (rc == 0 && (rc = em_mgmt_service_create(d->r, d->rpc, &so, &d->svc)) < 0)
 		EM_ERR("mgmtd", "service: %s (is tick shorter than the lease minus the margin?)",
 		       em_strerror(rc));
+	if (rc == 0)
+		rc = start_metrics(d);
 	if (rc == 0) {
 		printf("ember-mgmtd: ready %s\n", advert);
 		fflush(stdout);
@@ -170,6 +224,8 @@ static void drained(void *arg)
 
 static void stop(struct daemon *d)
 {
+	em_metrics_http_stop(d->http);
+	em_metrics_del_collector(em_metrics_default(), d->col);
 	if (d->svc)
 		em_mgmt_service_stop(d->svc);
 	if (d->rpc) {

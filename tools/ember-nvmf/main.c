@@ -21,6 +21,7 @@
 #include "ember/errors.h"
 #include "net/core/log.h"
 #include "net/core/reactor.h"
+#include "net/metrics_http.h"
 
 static void usage(FILE *f)
 {
@@ -28,9 +29,22 @@ static void usage(FILE *f)
 		   "       ember-nvmf --help-config   (every option, with defaults)\n");
 }
 
+static struct em_cfg_option full_schema[128];
+
+/* The target's options followed by the [metrics] ones. */
+static void build_schema(void)
+{
+	size_t n = 0;
+	for (size_t i = 0; em_nvmf_config_schema[i].section && n < 127; i++)
+		full_schema[n++] = em_nvmf_config_schema[i];
+	for (size_t i = 0; em_metrics_cfg_schema[i].section && n < 127; i++)
+		full_schema[n++] = em_metrics_cfg_schema[i];
+	full_schema[n] = (struct em_cfg_option)EM_CFG_END;
+}
+
 static void help_config(void)
 {
-	for (const struct em_cfg_option *o = em_nvmf_config_schema; o->section; o++)
+	for (const struct em_cfg_option *o = full_schema; o->section; o++)
 		printf("[%s] %s = %s\n    %s\n", o->section, o->key, o->def ? o->def : "(required)",
 		       o->help);
 }
@@ -57,11 +71,13 @@ int main(int argc, char **argv)
 	struct em_reactor *r = NULL;
 	struct em_nvmf_tgt *t = NULL;
 	struct em_nvmf_rdma *rt = NULL;
+	struct em_metrics_http *http = NULL;
 	struct sig sg = { .fd = -1 };
 	char err[512];
 	sigset_t mask;
 	int opt, rc;
 
+	build_schema();
 	if (argc == 2 && strcmp(argv[1], "--help-config") == 0) {
 		help_config();
 		return 0;
@@ -91,7 +107,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	rc = em_config_load_file(path, em_nvmf_config_schema, &cfg, err, sizeof err);
+	rc = em_config_load_file(path, full_schema, &cfg, err, sizeof err);
 	if (rc < 0) {
 		fprintf(stderr, "ember-nvmf: %s\n", err);
 		return 1;
@@ -112,6 +128,11 @@ int main(int argc, char **argv)
 			snprintf(err, sizeof err, "rdma listener: %s", em_strerror(rc));
 	}
 	if (rc == 0) {
+		rc = em_metrics_http_from_config(cfg, &http);
+		if (rc < 0)
+			snprintf(err, sizeof err, "metrics: %s", em_strerror(rc));
+	}
+	if (rc == 0) {
 		sg.r = r;
 		sg.fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 		rc = sg.fd < 0 ? -errno : em_reactor_add_fd(r, sg.fd, EPOLLIN, on_signal, &sg);
@@ -125,6 +146,7 @@ int main(int argc, char **argv)
 	} else {
 		fprintf(stderr, "ember-nvmf: %s\n", err);
 	}
+	em_metrics_http_stop(http);
 	em_nvmf_rdma_destroy(rt);
 	em_nvmf_tgt_destroy(t);
 	if (sg.fd >= 0) {
