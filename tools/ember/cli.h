@@ -36,4 +36,18 @@ void em_progress_finish(struct em_progress *p);
 /* "1.5 GiB" style sizes for human output. */
 const char *em_fmt_bytes(uint64_t bytes, char *buf, size_t len);
 
+/* A cluster setting for commands that talk to a running cluster: the
+ * environment variable KEY (EMBER_MGMTD, EMBER_META, EMBER_SECRET_FILE,
+ * EMBER_META_KV, EMBER_MOUNT...), else KEY=VALUE from DIR/ember.env, which
+ * `ember up` writes (dir NULL: $EMBER_DIR, else /var/lib/ember). Returns
+ * buf[len] or the environment's string, NULL when neither has it. */
+const char *em_cli_setting(const char *dir, const char *key, char *buf, size_t len);
+
+/* mgmtd's EM_MGMT_LIST answer (cmd_cluster.c), for commands that summarise
+ * it. mgmtd_list is a comma-separated URL list (modified). Prints failures
+ * as "ember NAME: ..."; returns 0 or negative. Free with em_mgmt_list_free. */
+struct em_mgmt_list;
+int em_cli_mgmt_list(const char *name, char *mgmtd_list, const char *secret_file,
+		     struct em_mgmt_list *out);
+
 #endif

@@ -353,3 +353,11 @@ int em_cmd_create_chains(int argc, char **argv)
 		       (unsigned long long)version);
 	return EM_EXIT_OK;
 }
+
+int em_cli_mgmt_list(const char *name, char *mgmtd_list, const char *secret_file,
+		     struct em_mgmt_list *out)
+{
+	struct opts o = { .name = name, .secret_file = secret_file };
+	add_mgmtd(&o, mgmtd_list);
+	return get_list(&o, out);
+}

@@ -13,6 +13,11 @@ int em_cmd_offline_target(int argc, char **argv);
 int em_cmd_create_chains(int argc, char **argv);
 int em_cmd_meta(int argc, char **argv);
 int em_cmd_mount(int argc, char **argv);
+int em_cmd_up(int argc, char **argv);
+int em_cmd_down(int argc, char **argv);
+int em_cmd_status(int argc, char **argv);
+int em_cmd_fsck(int argc, char **argv);
+int em_cmd_bench(int argc, char **argv);
 
 static const struct em_cli_cmd commands[] = {
 	{ "version", "print the Ember version", cmd_version },
@@ -25,6 +30,11 @@ static const struct em_cli_cmd commands[] = {
 	{ "create-chains", "build the chain table over registered nodes", em_cmd_create_chains },
 	{ "meta", "inspect and check a metadata store: ls, stat, tree, fsck", em_cmd_meta },
 	{ "mount", "mount the file system with ember-fuse", em_cmd_mount },
+	{ "up", "start a whole cluster on this machine and mount it", em_cmd_up },
+	{ "down", "unmount and stop what `ember up` started; keep the data", em_cmd_down },
+	{ "status", "the cluster at a glance: primary, nodes, targets, chains, mounts", em_cmd_status },
+	{ "fsck", "check the file system's metadata", em_cmd_fsck },
+	{ "bench", "write and read a file through the mount: throughput, latency", em_cmd_bench },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
