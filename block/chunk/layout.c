@@ -4,40 +4,31 @@
 
 #include "block/chunk/layout.h"
 #include "net/core/crc32c.h"
-
-static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
-static void put32(uint8_t *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i)); }
-static void put64(uint8_t *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i)); }
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static uint64_t get64(const uint8_t *p) { return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32; }
+#include "net/serde.h" /* little-endian fields: em_put_le* / em_get_le* */
 
 /* ---- superblock: magic 8, crc 4 over [12, SB_LEN), fields ---------------- */
 #define SB_LEN 160u
 
 void em_sb_encode(const struct em_superblock *sb, uint8_t *p)
 {
-	put64(p, EM_SB_MAGIC);
-	put32(p + 12, sb->version);
-	put32(p + 16, sb->block_size);
+	em_put_le64(p, EM_SB_MAGIC);
+	em_put_le32(p + 12, sb->version);
+	em_put_le32(p + 16, sb->block_size);
 	memcpy(p + 20, sb->uuid, 16);
-	put64(p + 36, sb->nonce);
-	put64(p + 44, sb->dev_size);
-	put64(p + 52, sb->log_off);
-	put32(p + 60, sb->log_pages);
-	put32(p + 64, sb->ckpt_slot);
-	put64(p + 68, sb->ckpt_off[0]);
-	put64(p + 76, sb->ckpt_off[1]);
-	put64(p + 84, sb->ckpt_size);
-	put64(p + 92, sb->data_off);
-	put32(p + 100, sb->data_segments);
-	put64(p + 104, sb->generation);
-	put64(p + 112, sb->ckpt_seq);
-	put64(p + 120, sb->created_ms);
-	put32(p + 8, em_crc32c(0, p + 12, SB_LEN - 12));
+	em_put_le64(p + 36, sb->nonce);
+	em_put_le64(p + 44, sb->dev_size);
+	em_put_le64(p + 52, sb->log_off);
+	em_put_le32(p + 60, sb->log_pages);
+	em_put_le32(p + 64, sb->ckpt_slot);
+	em_put_le64(p + 68, sb->ckpt_off[0]);
+	em_put_le64(p + 76, sb->ckpt_off[1]);
+	em_put_le64(p + 84, sb->ckpt_size);
+	em_put_le64(p + 92, sb->data_off);
+	em_put_le32(p + 100, sb->data_segments);
+	em_put_le64(p + 104, sb->generation);
+	em_put_le64(p + 112, sb->ckpt_seq);
+	em_put_le64(p + 120, sb->created_ms);
+	em_put_le32(p + 8, em_crc32c(0, p + 12, SB_LEN - 12));
 }
 
 static int ranges_disjoint(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
@@ -47,29 +38,29 @@ static int ranges_disjoint(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 
 int em_sb_decode(const uint8_t *p, size_t len, struct em_superblock *sb)
 {
-	if (len < SB_LEN || get64(p) != EM_SB_MAGIC)
+	if (len < SB_LEN || em_get_le64(p) != EM_SB_MAGIC)
 		return -ENODATA;
-	if (get32(p + 8) != em_crc32c(0, p + 12, SB_LEN - 12))
+	if (em_get_le32(p + 8) != em_crc32c(0, p + 12, SB_LEN - 12))
 		return -EUCLEAN;
 	memset(sb, 0, sizeof(*sb));
-	sb->version = get32(p + 12);
+	sb->version = em_get_le32(p + 12);
 	if (sb->version > EM_SB_VERSION)
 		return -EPROTONOSUPPORT;
-	sb->block_size = get32(p + 16);
+	sb->block_size = em_get_le32(p + 16);
 	memcpy(sb->uuid, p + 20, 16);
-	sb->nonce = get64(p + 36);
-	sb->dev_size = get64(p + 44);
-	sb->log_off = get64(p + 52);
-	sb->log_pages = get32(p + 60);
-	sb->ckpt_slot = get32(p + 64);
-	sb->ckpt_off[0] = get64(p + 68);
-	sb->ckpt_off[1] = get64(p + 76);
-	sb->ckpt_size = get64(p + 84);
-	sb->data_off = get64(p + 92);
-	sb->data_segments = get32(p + 100);
-	sb->generation = get64(p + 104);
-	sb->ckpt_seq = get64(p + 112);
-	sb->created_ms = get64(p + 120);
+	sb->nonce = em_get_le64(p + 36);
+	sb->dev_size = em_get_le64(p + 44);
+	sb->log_off = em_get_le64(p + 52);
+	sb->log_pages = em_get_le32(p + 60);
+	sb->ckpt_slot = em_get_le32(p + 64);
+	sb->ckpt_off[0] = em_get_le64(p + 68);
+	sb->ckpt_off[1] = em_get_le64(p + 76);
+	sb->ckpt_size = em_get_le64(p + 84);
+	sb->data_off = em_get_le64(p + 92);
+	sb->data_segments = em_get_le32(p + 100);
+	sb->generation = em_get_le64(p + 104);
+	sb->ckpt_seq = em_get_le64(p + 112);
+	sb->created_ms = em_get_le64(p + 120);
 	/* The CRC only proves the bytes are what some writer meant; check the
 	 * geometry too so a buggy or hostile image cannot steer I/O anywhere. */
 	uint64_t log_len = (uint64_t)sb->log_pages * EM_PAGE;
@@ -103,15 +94,15 @@ void em_rec_encode(const struct em_log_rec *r, uint8_t *p)
 	memset(p, 0, EM_REC_SIZE);
 	p[0] = r->type;
 	memcpy(p + 8, m->id.b, 16);
-	put32(p + 24, m->chain_ver);
-	put32(p + 28, m->commit_ver);
-	put32(p + 32, m->pending_ver);
-	put32(p + 36, m->length);
-	put32(p + 40, m->crc);
-	put32(p + 44, m->pending_length);
-	put32(p + 48, m->pending_crc);
-	put64(p + 52, m->loc);
-	put64(p + 60, m->pending_loc);
+	em_put_le32(p + 24, m->chain_ver);
+	em_put_le32(p + 28, m->commit_ver);
+	em_put_le32(p + 32, m->pending_ver);
+	em_put_le32(p + 36, m->length);
+	em_put_le32(p + 40, m->crc);
+	em_put_le32(p + 44, m->pending_length);
+	em_put_le32(p + 48, m->pending_crc);
+	em_put_le64(p + 52, m->loc);
+	em_put_le64(p + 60, m->pending_loc);
 }
 
 static int loc_valid(uint64_t loc, uint32_t length)
@@ -136,15 +127,15 @@ int em_rec_decode(const uint8_t *p, size_t len, struct em_log_rec *r)
 		return -EUCLEAN;
 	struct em_chunk_meta *m = &r->meta;
 	memcpy(m->id.b, p + 8, 16);
-	m->chain_ver = get32(p + 24);
-	m->commit_ver = get32(p + 28);
-	m->pending_ver = get32(p + 32);
-	m->length = get32(p + 36);
-	m->crc = get32(p + 40);
-	m->pending_length = get32(p + 44);
-	m->pending_crc = get32(p + 48);
-	m->loc = get64(p + 52);
-	m->pending_loc = get64(p + 60);
+	m->chain_ver = em_get_le32(p + 24);
+	m->commit_ver = em_get_le32(p + 28);
+	m->pending_ver = em_get_le32(p + 32);
+	m->length = em_get_le32(p + 36);
+	m->crc = em_get_le32(p + 40);
+	m->pending_length = em_get_le32(p + 44);
+	m->pending_crc = em_get_le32(p + 48);
+	m->loc = em_get_le64(p + 52);
+	m->pending_loc = em_get_le64(p + 60);
 	if (r->type == EM_REC_DEL)
 		return 0;
 	if (m->length > EM_CHUNK_MAX_SIZE || m->pending_length > EM_CHUNK_MAX_SIZE ||
@@ -159,25 +150,25 @@ int em_rec_decode(const uint8_t *p, size_t len, struct em_log_rec *r)
 
 void em_log_page_seal(uint8_t *p, uint64_t seq, uint64_t nonce, uint16_t nrec)
 {
-	put32(p, EM_LOG_MAGIC);
-	put64(p + 8, seq);
-	put64(p + 16, nonce);
-	put16(p + 24, nrec);
+	em_put_le32(p, EM_LOG_MAGIC);
+	em_put_le64(p + 8, seq);
+	em_put_le64(p + 16, nonce);
+	em_put_le16(p + 24, nrec);
 	memset(p + 26, 0, EM_LOG_HDR - 26);
-	put32(p + 4, em_crc32c(0, p + 8, EM_PAGE - 8));
+	em_put_le32(p + 4, em_crc32c(0, p + 8, EM_PAGE - 8));
 }
 
 int em_log_page_check(const uint8_t *p, size_t len, uint64_t seq, uint64_t nonce,
 		      struct em_log_page_hdr *h)
 {
-	if (len < EM_PAGE || get32(p) != EM_LOG_MAGIC)
+	if (len < EM_PAGE || em_get_le32(p) != EM_LOG_MAGIC)
 		return -EUCLEAN;
-	h->seq = get64(p + 8);
-	h->nonce = get64(p + 16);
-	h->nrec = get16(p + 24);
+	h->seq = em_get_le64(p + 8);
+	h->nonce = em_get_le64(p + 16);
+	h->nrec = em_get_le16(p + 24);
 	if (h->seq != seq || h->nonce != nonce || h->nrec > EM_LOG_RECS_PER_PAGE)
 		return -EUCLEAN;
-	if (get32(p + 4) != em_crc32c(0, p + 8, EM_PAGE - 8))
+	if (em_get_le32(p + 4) != em_crc32c(0, p + 8, EM_PAGE - 8))
 		return -EUCLEAN;
 	return 0;
 }
@@ -186,28 +177,28 @@ int em_log_page_check(const uint8_t *p, size_t len, uint64_t seq, uint64_t nonce
 
 void em_ckpt_seal(uint8_t *p, uint64_t seq, uint64_t nonce, uint64_t count)
 {
-	put32(p, EM_CKPT_MAGIC);
-	put64(p + 8, seq);
-	put64(p + 16, nonce);
-	put64(p + 24, count);
-	put32(p + 4, em_crc32c(0, p + 8, EM_CKPT_HDR - 8 + count * EM_REC_SIZE));
+	em_put_le32(p, EM_CKPT_MAGIC);
+	em_put_le64(p + 8, seq);
+	em_put_le64(p + 16, nonce);
+	em_put_le64(p + 24, count);
+	em_put_le32(p + 4, em_crc32c(0, p + 8, EM_CKPT_HDR - 8 + count * EM_REC_SIZE));
 }
 
 int em_ckpt_check(const uint8_t *p, size_t len, uint64_t nonce, struct em_ckpt_hdr *h)
 {
-	if (len < EM_CKPT_HDR || get32(p) != EM_CKPT_MAGIC)
+	if (len < EM_CKPT_HDR || em_get_le32(p) != EM_CKPT_MAGIC)
 		return -EUCLEAN;
-	h->seq = get64(p + 8);
-	h->nonce = get64(p + 16);
-	h->count = get64(p + 24);
+	h->seq = em_get_le64(p + 8);
+	h->nonce = em_get_le64(p + 16);
+	h->count = em_get_le64(p + 24);
 	if (h->nonce != nonce || h->count > (len - EM_CKPT_HDR) / EM_REC_SIZE)
 		return -EUCLEAN;
-	if (get32(p + 4) != em_crc32c(0, p + 8, EM_CKPT_HDR - 8 + h->count * EM_REC_SIZE))
+	if (em_get_le32(p + 4) != em_crc32c(0, p + 8, EM_CKPT_HDR - 8 + h->count * EM_REC_SIZE))
 		return -EUCLEAN;
 	return 0;
 }
 
 uint64_t em_ckpt_peek_count(const uint8_t *p)
 {
-	return get64(p + 24);
+	return em_get_le64(p + 24);
 }

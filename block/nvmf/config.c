@@ -12,8 +12,10 @@
 #include "net/core/log.h"
 
 const struct em_cfg_option em_nvmf_config_schema[] = {
-	{ "nvmf", "listen", EM_CFG_STRING, NULL, 0, 0,
-	  "IPv4 address to listen on; reported in the discovery log, so not 0.0.0.0" },
+	/* Not required: in ember-target, no [nvmf] listen means no NVMe-oF target. */
+	{ "nvmf", "listen", EM_CFG_STRING, "", 0, 0,
+	  "IPv4 address to listen on; reported in the discovery log, so not 0.0.0.0; "
+	  "empty: no NVMe-oF target" },
 	{ "nvmf", "port", EM_CFG_INT, "4420", 1, 65535, "NVMe-oF RDMA port" },
 	{ "nvmf", "max_io_size", EM_CFG_SIZE, "128K", 4096, 1 << 24,
 	  "largest transfer per command (MDTS); the devices may lower it" },
@@ -33,7 +35,8 @@ const struct em_cfg_option em_nvmf_config_schema[] = {
 	  "let every host connect (ignores allowed_hosts)" },
 	{ "subsystem.*", "namespace", EM_CFG_STRING, "", 0, 0,
 	  "comma-separated device paths, NSID 1, 2, ... in order (/dev/ngXnY: passthrough); "
-	  "chunk:ENGINE_PATH is a chunk volume on the chunk engine (target) at ENGINE_PATH" },
+	  "chunk:ENGINE_PATH is a chunk volume on the chunk engine (target) at ENGINE_PATH; "
+	  "target:NAME one on the engine of ember-target's [target.NAME]" },
 	{ "subsystem.*", "backend", EM_CFG_STRING, "auto", 0, 0,
 	  "device backend for the namespaces and chunk engines: auto, nvme, uring or aio" },
 	{ "subsystem.*", "volume_size", EM_CFG_SIZE, "0", 0, INT64_MAX,
@@ -47,7 +50,8 @@ const struct em_cfg_option em_nvmf_config_schema[] = {
 	EM_CFG_END,
 };
 
-/* Calls fn for each non-empty, whitespace-trimmed item of a comma list. */
+/* Calls fn for each non-empty, whitespace-trimmed item of a comma list;
+ * stops at the first non-zero return and returns it. */
 static int for_each_item(const char *list, int (*fn)(void *arg, const char *item), void *arg)
 {
 	char *copy = strdup(list), *save = NULL;
@@ -86,6 +90,12 @@ static int add_host(void *arg, const char *nqn)
 }
 
 #define CHUNK_PREFIX "chunk:"
+#define TARGET_PREFIX "target:"
+
+static bool has_prefix(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
 
 /* A stable id for a volume nobody named: renaming the subsystem or moving
  * the namespace to another NSID would orphan its chunks, hence volume_id. */
@@ -96,7 +106,20 @@ static uint64_t derived_volume_id(const char *nqn, uint32_t nsid)
 	return (uint64_t)hi << 32 | lo;
 }
 
-static int add_volume(struct ns_ctx *c, const char *path)
+/* The engine lent under [target.NAME], or -ENOENT. */
+static int lent_engine(struct em_nvmf_tgt *t, const char *name, struct em_engine **out)
+{
+	for (struct em_nvmf_engine *en = t->engines; en; en = en->next) {
+		if (en->name && strcmp(en->name, name) == 0) {
+			*out = en->engine;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+/* spec is "chunk:PATH" or "target:NAME". */
+static int add_volume(struct ns_ctx *c, const char *spec)
 {
 	struct em_nvmf_tgt *t = c->s->tgt;
 	struct em_volume_opts o = c->vol;
@@ -106,13 +129,21 @@ static int add_volume(struct ns_ctx *c, const char *path)
 	int rc;
 
 	if (o.size == 0) {
-		snprintf(c->err, c->errlen, "[%s] namespace chunk:%s needs volume_size", c->section,
-			 path);
+		snprintf(c->err, c->errlen, "[%s] namespace %s needs volume_size", c->section, spec);
 		return -EINVAL;
 	}
 	if (o.id == 0)
 		o.id = derived_volume_id(c->s->nqn, c->s->nn + 1);
-	rc = em_nvmf_tgt_engine(t, path, c->kind, &e);
+	if (has_prefix(spec, TARGET_PREFIX)) {
+		rc = lent_engine(t, spec + strlen(TARGET_PREFIX), &e);
+		if (rc < 0) {
+			snprintf(c->err, c->errlen, "[%s] namespace %s: no [target.%s] in this file",
+				 c->section, spec, spec + strlen(TARGET_PREFIX));
+			return rc;
+		}
+	} else {
+		rc = em_nvmf_tgt_engine(t, spec + strlen(CHUNK_PREFIX), c->kind, &e);
+	}
 	if (rc == 0) {
 		what = "volume (volume_size a multiple of volume_block_size, chunk_size a power of two)";
 		rc = em_volume_open(e, c->r, &o, &v);
@@ -123,14 +154,14 @@ static int add_volume(struct ns_ctx *c, const char *path)
 			em_volume_close(v);
 	}
 	if (rc < 0) {
-		snprintf(c->err, c->errlen, "[%s] namespace chunk:%s: %s: %s", c->section, path, what,
+		snprintf(c->err, c->errlen, "[%s] namespace %s: %s: %s", c->section, spec, what,
 			 em_strerror(rc));
 		return rc;
 	}
 	if (c->vol.id)
 		c->vol.id++;
 	EM_INFO("nvmf", "%s nsid %u: chunk volume %#llx on %s (%llu bytes, %u-byte chunks, "
-		"%u-byte blocks)", c->s->nqn, c->s->nn, (unsigned long long)o.id, path,
+		"%u-byte blocks)", c->s->nqn, c->s->nn, (unsigned long long)o.id, spec,
 		(unsigned long long)o.size, o.chunk_size, o.block_size);
 	return 0;
 }
@@ -139,11 +170,20 @@ static int add_ns(void *arg, const char *path)
 {
 	struct ns_ctx *c = arg;
 	struct em_bdev_opts o = { .kind = c->kind };
+	struct em_nvmf_engine *en;
 	struct em_bdev *d;
 	int rc;
 
-	if (strncmp(path, CHUNK_PREFIX, strlen(CHUNK_PREFIX)) == 0)
-		return add_volume(c, path + strlen(CHUNK_PREFIX));
+	if (has_prefix(path, CHUNK_PREFIX) || has_prefix(path, TARGET_PREFIX))
+		return add_volume(c, path);
+	/* Raw writes would corrupt the engine behind its back. */
+	en = em_nvmf_tgt_engine_find(c->s->tgt, path);
+	if (en) {
+		snprintf(c->err, c->errlen, "[%s] namespace %s holds a chunk engine (%s%s); "
+			 "export a chunk volume on it instead", c->section, path,
+			 en->name ? "target:" : "chunk:", en->name ? en->name : en->path);
+		return -EBUSY;
+	}
 	rc = em_bdev_open(path, &o, &d);
 	if (rc < 0) {
 		snprintf(c->err, c->errlen, "[%s] namespace %s: %s", c->section, path,
@@ -214,6 +254,13 @@ static int add_subsys(const struct em_config *cfg, struct em_nvmf_tgt *t, struct
 int em_nvmf_tgt_from_config(const struct em_config *cfg, struct em_reactor *r,
 			    struct em_nvmf_tgt **out, char *err, size_t errlen)
 {
+	return em_nvmf_tgt_from_config_lent(cfg, r, NULL, 0, out, err, errlen);
+}
+
+int em_nvmf_tgt_from_config_lent(const struct em_config *cfg, struct em_reactor *r,
+				 const struct em_nvmf_lent_engine *lent, size_t n_lent,
+				 struct em_nvmf_tgt **out, char *err, size_t errlen)
+{
 	struct em_nvmf_tgt_opts o = {
 		.traddr = em_config_str(cfg, "nvmf", "listen"),
 		.port = (uint16_t)em_config_int(cfg, "nvmf", "port"),
@@ -231,6 +278,14 @@ int em_nvmf_tgt_from_config(const struct em_config *cfg, struct em_reactor *r,
 			 "max_io_size a multiple of 4K, inline_data_size of 16)");
 		return rc;
 	}
+	for (size_t i = 0; i < n_lent; i++) {
+		rc = em_nvmf_tgt_lend_engine(t, lent[i].name, lent[i].path, lent[i].engine);
+		if (rc < 0) {
+			snprintf(err, errlen, "[target.%s]: %s", lent[i].name, em_strerror(rc));
+			em_nvmf_tgt_destroy(t);
+			return rc;
+		}
+	}
 	for (size_t i = 0; i < em_config_instance_count(cfg, "subsystem"); i++) {
 		rc = add_subsys(cfg, t, r, em_config_instance(cfg, "subsystem", i), err, errlen);
 		if (rc < 0) {
@@ -240,4 +295,37 @@ int em_nvmf_tgt_from_config(const struct em_config *cfg, struct em_reactor *r,
 	}
 	*out = t;
 	return 0;
+}
+
+bool em_nvmf_config_enabled(const struct em_config *cfg)
+{
+	return *em_config_str(cfg, "nvmf", "listen") ||
+	       em_config_instance_count(cfg, "subsystem") > 0;
+}
+
+struct uses_ctx {
+	const char *name, *path;
+};
+
+static int ns_uses(void *arg, const char *ns)
+{
+	const struct uses_ctx *u = arg;
+
+	if (has_prefix(ns, TARGET_PREFIX))
+		return strcmp(ns + strlen(TARGET_PREFIX), u->name) == 0;
+	return has_prefix(ns, CHUNK_PREFIX) && em_nvmf_same_file(ns + strlen(CHUNK_PREFIX), u->path);
+}
+
+bool em_nvmf_config_uses_engine(const struct em_config *cfg, const char *name, const char *path)
+{
+	struct uses_ctx u = { name, path };
+
+	for (size_t i = 0; i < em_config_instance_count(cfg, "subsystem"); i++) {
+		const char *sec = em_config_instance(cfg, "subsystem", i);
+		/* A positive return stops the walk: found. -ENOMEM counts as a
+		 * use, so the engine lands on the target's reactor either way. */
+		if (for_each_item(em_config_str(cfg, sec, "namespace"), ns_uses, &u) != 0)
+			return true;
+	}
+	return false;
 }

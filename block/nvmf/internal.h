@@ -157,10 +157,12 @@ struct em_nvmf_tgt {
 	struct em_nvmf_engine *engines;      /* chunk engines opened for volumes */
 };
 
-/* A chunk engine shared by the volumes on it, closed after every namespace. */
+/* A chunk engine shared by the volumes on it, closed after every namespace
+ * unless the hosting program lent it (em_nvmf_tgt_lend_engine()). */
 struct em_nvmf_engine {
 	struct em_nvmf_engine *next;
 	char *path;
+	char *name;                  /* lent: the [target.NAME] it serves; else NULL */
 	struct em_engine *engine;
 };
 
@@ -195,6 +197,14 @@ void em_nvmf_async_event(struct em_nvmf_req *req);
 uint16_t em_nvmf_copy_log(struct em_nvmf_req *req, const void *log, size_t log_len);
 
 /* --- subsystems and controllers (subsys.c) --------------------------------- */
+/* Records an engine the hosting program opened on the target's reactor and
+ * closes itself, after the target: `namespace = target:NAME` names it. */
+int em_nvmf_tgt_lend_engine(struct em_nvmf_tgt *t, const char *name, const char *path,
+			    struct em_engine *e);
+/* The engine (opened or lent) on the same file as path, or NULL. */
+struct em_nvmf_engine *em_nvmf_tgt_engine_find(struct em_nvmf_tgt *t, const char *path);
+/* Two paths name one file or device (symlinks and /dev aliases included). */
+bool em_nvmf_same_file(const char *a, const char *b);
 struct em_nvmf_subsys *em_nvmf_subsys_find(struct em_nvmf_tgt *t, const char *nqn);
 bool em_nvmf_host_allowed(const struct em_nvmf_subsys *s, const char *hostnqn);
 struct em_nvmf_ns *em_nvmf_ns_find(struct em_nvmf_subsys *s, uint32_t nsid);

@@ -59,8 +59,9 @@ int em_nvmf_ns_add_bdev(struct em_nvmf_subsys *s, struct em_bdev *bdev, uint32_t
 int em_nvmf_ns_add_volume(struct em_nvmf_subsys *s, struct em_volume *v, uint32_t *nsid);
 
 /* The chunk engine at path, opened on the target's reactor the first time
- * and shared afterwards; closed by em_nvmf_tgt_destroy() after every
- * namespace. */
+ * and shared afterwards (also with an engine lent for the same file, see
+ * em_nvmf_tgt_from_config_lent()); closed by em_nvmf_tgt_destroy() after
+ * every namespace, unless lent. */
 int em_nvmf_tgt_engine(struct em_nvmf_tgt *t, const char *path, enum em_bdev_kind kind,
 		       struct em_engine **out);
 

@@ -24,6 +24,8 @@
 #include "net/core/reactor.h"
 
 #define LISTEN_BACKLOG 128
+/* How long a shutdown waits for hosts to confirm disconnects. */
+#define SHUTDOWN_GRACE_MS 5000u
 #define POLL_BATCH 32
 #define BUF_ALIGN 4096
 
@@ -68,6 +70,10 @@ struct em_nvmf_rdma {
 	struct rdma_cm_id *listen;
 	struct rdma_dev *devs;
 	struct rqueue *queues;
+	/* em_nvmf_rdma_shutdown(): called back once queues is empty. */
+	void (*shutdown_done)(void *arg);
+	void *shutdown_arg;
+	struct em_timer *shutdown_timer;
 };
 
 struct rqueue {
@@ -165,11 +171,28 @@ static void queue_free(struct rqueue *rq)
 	free(rq);
 }
 
+static void shutdown_check(struct em_nvmf_rdma *rt)
+{
+	void (*done)(void *arg) = rt->shutdown_done;
+
+	if (!done || rt->queues)
+		return;
+	rt->shutdown_done = NULL;
+	if (rt->shutdown_timer)
+		em_reactor_timer_cancel(rt->r, rt->shutdown_timer);
+	rt->shutdown_timer = NULL;
+	EM_INFO("nvmf", "every queue closed");
+	done(rt->shutdown_arg);
+}
+
 static void queue_destroy_msg(void *arg)
 {
 	struct rqueue *rq = arg;
+	struct em_nvmf_rdma *rt = rq->rt;
+
 	EM_DEBUG("nvmf", "qid %u: queue freed", rq->q.qid);
 	queue_free(rq);
+	shutdown_check(rt);
 }
 
 /* Freed from a reactor message, never from inside the completion loop that
@@ -756,10 +779,48 @@ fail:
 	return rc;
 }
 
+static void stop_listening(struct em_nvmf_rdma *rt)
+{
+	if (rt->listen)
+		rdma_destroy_id(rt->listen);
+	rt->listen = NULL;
+}
+
+/* The host did not confirm some disconnects in time: drop those queues as
+ * if it had. Requests still at a device finish first (their queue is freed
+ * when the last one is released). */
+static void shutdown_expired(void *arg)
+{
+	struct em_nvmf_rdma *rt = arg;
+
+	rt->shutdown_timer = NULL;
+	EM_WARN("nvmf", "queues still open %u ms after disconnecting; dropping them",
+		SHUTDOWN_GRACE_MS);
+	for (struct rqueue *rq = rt->queues, *next; rq; rq = next) {
+		next = rq->next;
+		queue_dead(rq);
+	}
+}
+
+void em_nvmf_rdma_shutdown(struct em_nvmf_rdma *rt, void (*done)(void *arg), void *arg)
+{
+	stop_listening(rt);
+	rt->shutdown_done = done;
+	rt->shutdown_arg = arg;
+	for (struct rqueue *rq = rt->queues; rq; rq = rq->next)
+		queue_disconnect(rq);
+	if (rt->queues &&
+	    em_reactor_timer(rt->r, SHUTDOWN_GRACE_MS, shutdown_expired, rt, &rt->shutdown_timer) < 0)
+		shutdown_expired(rt);
+	shutdown_check(rt);
+}
+
 void em_nvmf_rdma_destroy(struct em_nvmf_rdma *rt)
 {
 	if (!rt)
 		return;
+	if (rt->shutdown_timer)
+		em_reactor_timer_cancel(rt->r, rt->shutdown_timer);
 	em_reactor_del_fd(rt->r, rt->ec->fd);
 	while (rt->queues) {
 		struct rqueue *rq = rt->queues;
@@ -767,7 +828,7 @@ void em_nvmf_rdma_destroy(struct em_nvmf_rdma *rt)
 		em_nvmf_queue_detach(&rq->q);
 		queue_free(rq);
 	}
-	rdma_destroy_id(rt->listen);
+	stop_listening(rt);
 	while (rt->devs) {
 		struct rdma_dev *d = rt->devs;
 		rt->devs = d->next;

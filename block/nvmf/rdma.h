@@ -16,8 +16,15 @@ struct em_nvmf_rdma;
 
 /* Starts listening on the target's traddr/port, on the target's reactor. */
 int em_nvmf_rdma_create(struct em_nvmf_tgt *t, struct em_nvmf_rdma **out);
-/* Stops listening and tears every queue down at once: call with the
- * reactor stopped (device I/O still in flight is abandoned). */
+/* The graceful stop, on the reactor thread with the reactor running: stops
+ * listening and disconnects every queue, so hosts see their associations
+ * end; done(arg) runs (possibly before this returns) once every queue is
+ * freed, its requests' device I/O finished. A queue whose disconnect is not
+ * confirmed within 5 s is dropped then. */
+void em_nvmf_rdma_shutdown(struct em_nvmf_rdma *rt, void (*done)(void *arg), void *arg);
+/* Stops listening and tears every queue down at once: call after
+ * em_nvmf_rdma_shutdown() finished, or with the reactor stopped (device I/O
+ * still in flight is then abandoned). */
 void em_nvmf_rdma_destroy(struct em_nvmf_rdma *rt);
 
 #endif

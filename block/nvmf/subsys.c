@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "block/chunk/engine.h"
 #include "block/nvmf/internal.h"
@@ -109,40 +110,90 @@ void em_nvmf_tgt_destroy(struct em_nvmf_tgt *t)
 	while (t->engines) {
 		struct em_nvmf_engine *en = t->engines;
 		t->engines = en->next;
-		em_engine_close(en->engine);
+		if (!en->name)
+			em_engine_close(en->engine);
 		free(en->path);
+		free(en->name);
 		free(en);
 	}
 	free(t);
+}
+
+bool em_nvmf_same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	if (strcmp(a, b) == 0)
+		return true;
+	if (stat(a, &sa) != 0 || stat(b, &sb) != 0 || (sa.st_mode & S_IFMT) != (sb.st_mode & S_IFMT))
+		return false;
+	if (S_ISCHR(sa.st_mode) || S_ISBLK(sa.st_mode))
+		return sa.st_rdev == sb.st_rdev;
+	return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+struct em_nvmf_engine *em_nvmf_tgt_engine_find(struct em_nvmf_tgt *t, const char *path)
+{
+	for (struct em_nvmf_engine *en = t->engines; en; en = en->next)
+		if (em_nvmf_same_file(en->path, path))
+			return en;
+	return NULL;
+}
+
+static int engine_add(struct em_nvmf_tgt *t, const char *path, const char *name,
+		      struct em_nvmf_engine **out)
+{
+	struct em_nvmf_engine *en = calloc(1, sizeof *en);
+
+	if (!en || !(en->path = strdup(path)) || (name && !(en->name = strdup(name)))) {
+		if (en)
+			free(en->path);
+		free(en);
+		return -ENOMEM;
+	}
+	en->next = t->engines;
+	t->engines = en;
+	*out = en;
+	return 0;
+}
+
+int em_nvmf_tgt_lend_engine(struct em_nvmf_tgt *t, const char *name, const char *path,
+			    struct em_engine *e)
+{
+	struct em_nvmf_engine *en;
+	int rc;
+
+	for (en = t->engines; en; en = en->next)
+		if (en->name && strcmp(en->name, name) == 0)
+			return -EEXIST;
+	rc = engine_add(t, path, name, &en);
+	if (rc == 0)
+		en->engine = e;
+	return rc;
 }
 
 int em_nvmf_tgt_engine(struct em_nvmf_tgt *t, const char *path, enum em_bdev_kind kind,
 		       struct em_engine **out)
 {
 	struct em_engine_opts o = { .kind = kind };
-	struct em_nvmf_engine *en;
+	struct em_nvmf_engine *en = em_nvmf_tgt_engine_find(t, path);
+	struct em_engine *e;
 	int rc;
 
-	for (en = t->engines; en; en = en->next) {
-		if (strcmp(en->path, path) == 0) {
-			*out = en->engine;
-			return 0;
-		}
+	if (en) {
+		*out = en->engine;
+		return 0;
 	}
-	en = calloc(1, sizeof *en);
-	if (!en || !(en->path = strdup(path))) {
-		free(en);
-		return -ENOMEM;
+	rc = em_engine_open(path, &o, t->reactor, &e);
+	if (rc == 0) {
+		rc = engine_add(t, path, NULL, &en);
+		if (rc < 0)
+			em_engine_close(e);
 	}
-	rc = em_engine_open(path, &o, t->reactor, &en->engine);
-	if (rc < 0) {
-		free(en->path);
-		free(en);
+	if (rc < 0)
 		return rc;
-	}
-	en->next = t->engines;
-	t->engines = en;
-	*out = en->engine;
+	en->engine = e;
+	*out = e;
 	return 0;
 }
 

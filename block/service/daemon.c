@@ -8,10 +8,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "block/nvmf/config.h"
+#include "block/nvmf/nvmf.h"
+#include "block/nvmf/rdma.h"
 #include "ember/errors.h"
 #include "net/conn.h"
 #include "net/core/config.h"
 #include "net/core/log.h"
+#include "net/metrics_http.h"
 #include "net/rpc.h"
 #include "block/service/daemon.h"
 #include "block/service/proto.h"
@@ -21,12 +25,15 @@
 #define MAX_SECRET 4096
 
 static const struct em_cfg_option td_schema[] = {
-	{ "server", "listen", EM_CFG_STRING, NULL, 0, 0,
-	  "addresses to serve, comma-separated: tcp://IP:PORT, rdma://IP:PORT" },
-	{ "server", "secret_file", EM_CFG_STRING, NULL, 0, 0,
-	  "file holding the cluster secret (peers must prove they know it)" },
+	/* Both optional so that a file may configure only the NVMe-oF target;
+	 * setup() requires them together. */
+	{ "server", "listen", EM_CFG_STRING, "", 0, 0,
+	  "addresses of the chunk service, comma-separated: tcp://IP:PORT, rdma://IP:PORT; "
+	  "empty: no chunk service (an NVMe-oF target only)" },
+	{ "server", "secret_file", EM_CFG_STRING, "", 0, 0,
+	  "file holding the cluster secret (peers must prove they know it); required with listen" },
 	{ "server", "reactors", EM_CFG_INT, "1", 1, MAX_REACTORS,
-	  "reactor threads; reactor 0 also runs the network" },
+	  "reactor threads; reactor 0 also runs the network, the last one the NVMe-oF target" },
 	{ "server", "queue_depth", EM_CFG_INT, "128", 1, 4096, "device queue depth per target" },
 	{ "target.*", "path", EM_CFG_STRING, NULL, 0, 0,
 	  "device (/dev/ngXnY, block device) or file formatted with `ember target format`" },
@@ -51,21 +58,40 @@ struct em_td {
 	struct em_cs_server *cs;
 	struct td_target *targets;
 	size_t n_targets;
+	/* The NVMe-oF target, when configured, and the reactor it runs on. */
+	struct em_reactor *nvmf_r;
+	struct em_nvmf_tgt *nvmf;
+	struct em_nvmf_rdma *nvmf_rdma;
+	struct em_metrics_http *http;
 	atomic_bool stopping;
 };
 
-/* The program's schema: ours followed by the [net] options. */
-static struct em_cfg_option full_schema[64];
+/* The program's schema: ours, then the [net], NVMe-oF and [metrics] options. */
+static struct em_cfg_option full_schema[128];
 static pthread_once_t schema_once = PTHREAD_ONCE_INIT;
+
+static size_t schema_append(size_t n, const struct em_cfg_option *o)
+{
+	for (; o->section && n < sizeof(full_schema) / sizeof(full_schema[0]) - 1; o++)
+		full_schema[n++] = *o;
+	return n;
+}
 
 static void build_schema(void)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < sizeof(td_schema) / sizeof(td_schema[0]); i++)
 		full_schema[n++] = td_schema[i];
-	for (size_t i = 0; em_net_cfg_schema[i].section && n < 63; i++)
-		full_schema[n++] = em_net_cfg_schema[i];
+	n = schema_append(n, em_net_cfg_schema);
+	n = schema_append(n, em_nvmf_config_schema);
+	n = schema_append(n, em_metrics_cfg_schema);
 	full_schema[n] = (struct em_cfg_option)EM_CFG_END;
+}
+
+const struct em_cfg_option *em_td_config_schema(void)
+{
+	pthread_once(&schema_once, build_schema);
+	return full_schema;
 }
 
 static int read_secret(const char *path, uint8_t *buf, size_t *len)
@@ -101,7 +127,12 @@ static int open_target(struct em_td *d, size_t i, const char *section, uint32_t 
 	struct td_target *t = &d->targets[i];
 	struct em_engine_opts o = { .queue_depth = qd };
 	t->name = section + strlen("target.");
-	t->r = d->r[i % (size_t)d->n_reactors];
+	/* Chunk volumes call their engine from the NVMe-oF target's reactor,
+	 * so an engine they use lives there. */
+	if (d->nvmf_r && em_nvmf_config_uses_engine(d->cfg, t->name, path))
+		t->r = d->nvmf_r;
+	else
+		t->r = d->r[i % (size_t)d->n_reactors];
 	if (em_bdev_kind_parse(bk, &o.kind)) {
 		EM_ERR("target", "[%s] backend '%s': expected auto, nvme, uring or aio", section, bk);
 		return -EINVAL;
@@ -122,7 +153,7 @@ static int open_target(struct em_td *d, size_t i, const char *section, uint32_t 
 		return rc;
 	}
 	uint32_t id = (uint32_t)em_config_int(d->cfg, section, "id");
-	rc = em_cs_server_add_target(d->cs, id, t->name, t->eng, t->r);
+	rc = d->cs ? em_cs_server_add_target(d->cs, id, t->name, t->eng, t->r) : 0;
 	if (rc) {
 		EM_ERR("target", "[%s] id %u: %s", section, id,
 		       rc == -EEXIST ? "used by another target" : em_strerror(rc));
@@ -130,10 +161,41 @@ static int open_target(struct em_td *d, size_t i, const char *section, uint32_t 
 	}
 	struct em_engine_stats st;
 	em_engine_get_stats(t->eng, &st);
-	EM_INFO("target", "target %u (%s) on %s: %llu chunks, %llu log records replayed", id,
-		t->name, path, (unsigned long long)st.chunks,
-		(unsigned long long)st.records_replayed);
+	EM_INFO("target", "target %u (%s) on %s, reactor %s: %llu chunks, %llu log records "
+		"replayed", id, t->name, path, em_reactor_name(t->r),
+		(unsigned long long)st.chunks, (unsigned long long)st.records_replayed);
 	return 0;
+}
+
+/* The NVMe-oF target on its reactor, lent every open engine: chunk volumes
+ * share the chunk service's engines instead of opening the devices again. */
+static int start_nvmf(struct em_td *d)
+{
+	struct em_nvmf_lent_engine *lent = calloc(d->n_targets + 1, sizeof(*lent));
+	char err[512];
+	int rc;
+
+	if (!lent)
+		return -ENOMEM;
+	for (size_t i = 0; i < d->n_targets; i++) {
+		const char *sec = em_config_instance(d->cfg, "target", i);
+		lent[i] = (struct em_nvmf_lent_engine){
+			.name = d->targets[i].name,
+			.path = em_config_str(d->cfg, sec, "path"),
+			.engine = d->targets[i].eng,
+		};
+	}
+	rc = em_nvmf_tgt_from_config_lent(d->cfg, d->nvmf_r, lent, d->n_targets, &d->nvmf, err,
+					  sizeof(err));
+	free(lent);
+	if (rc) {
+		EM_ERR("target", "%s", err);
+		return rc;
+	}
+	rc = em_nvmf_rdma_create(d->nvmf, &d->nvmf_rdma);
+	if (rc)
+		EM_ERR("target", "NVMe-oF RDMA listener: %s", em_strerror(rc));
+	return rc;
 }
 
 static int listen_all(struct em_td *d)
@@ -171,8 +233,12 @@ static void *reactor_main(void *arg)
 
 static void td_free(struct em_td *d)
 {
-	/* Engines still open here were never served: close them on this thread,
-	 * which owns their reactors while no reactor thread runs. */
+	em_metrics_http_stop(d->http);
+	/* What is still open here was never served: close it on this thread,
+	 * which owns the reactors while no reactor thread runs. The NVMe-oF
+	 * target goes first: its volumes use the engines. */
+	em_nvmf_rdma_destroy(d->nvmf_rdma);
+	em_nvmf_tgt_destroy(d->nvmf);
 	for (size_t i = 0; i < d->n_targets; i++)
 		if (d->targets[i].eng)
 			em_engine_close(d->targets[i].eng);
@@ -188,37 +254,20 @@ static void td_free(struct em_td *d)
 	free(d);
 }
 
-static int setup(struct em_td *d, const char *config_path)
+/* The network, RPC and chunk server; targets are added as they open. */
+static int start_chunk_service(struct em_td *d, const char *config_path)
 {
-	char err[512];
-	pthread_once(&schema_once, build_schema);
-	int rc = em_config_load_file(config_path, full_schema, &d->cfg, err, sizeof(err));
-	if (rc) {
-		EM_ERR("target", "%s", err);
-		return rc;
+	const char *secret_file = em_config_str(d->cfg, "server", "secret_file");
+	if (!*secret_file) {
+		EM_ERR("target", "%s: [server] secret_file is required with [server] listen",
+		       config_path);
+		return -EINVAL;
 	}
 	uint8_t secret[MAX_SECRET];
 	size_t secret_len = 0;
-	rc = read_secret(em_config_str(d->cfg, "server", "secret_file"), secret, &secret_len);
+	int rc = read_secret(secret_file, secret, &secret_len);
 	if (rc)
 		return rc;
-	d->n_targets = em_config_instance_count(d->cfg, "target");
-	if (d->n_targets == 0 || d->n_targets > EM_CS_MAX_TARGETS) {
-		EM_ERR("target", "%s: %zu [target.NAME] sections; expected 1 to %d", config_path,
-		       d->n_targets, EM_CS_MAX_TARGETS);
-		return -EINVAL;
-	}
-	d->targets = calloc(d->n_targets, sizeof(*d->targets));
-	if (!d->targets)
-		return -ENOMEM;
-	d->n_reactors = (int)em_config_int(d->cfg, "server", "reactors");
-	for (int i = 0; i < d->n_reactors; i++) {
-		char name[32];
-		snprintf(name, sizeof(name), "target-r%d", i);
-		rc = em_reactor_create(name, &d->r[i]);
-		if (rc)
-			return rc;
-	}
 	struct em_net_config nc;
 	em_net_config_from(d->cfg, &nc);
 	struct em_rpc_opts ro = { .secret = secret, .secret_len = secret_len };
@@ -228,9 +277,52 @@ static int setup(struct em_td *d, const char *config_path)
 	explicit_bzero(secret, sizeof(secret)); /* the RPC layer keeps its own copy */
 	if (rc == 0)
 		rc = em_cs_server_create(d->rpc, d->r[0], &d->cs);
-	if (rc) {
+	if (rc)
 		EM_ERR("target", "network setup: %s", em_strerror(rc));
+	return rc;
+}
+
+static int setup(struct em_td *d, const char *config_path)
+{
+	char err[512];
+	int rc = em_config_load_file(config_path, em_td_config_schema(), &d->cfg, err, sizeof(err));
+	if (rc) {
+		EM_ERR("target", "%s", err);
 		return rc;
+	}
+	bool chunk_service = *em_config_str(d->cfg, "server", "listen") != '\0';
+	bool nvmf = em_nvmf_config_enabled(d->cfg);
+	size_t n_targets = em_config_instance_count(d->cfg, "target");
+	if (!chunk_service && !nvmf) {
+		EM_ERR("target", "%s: nothing to serve; set [server] listen (chunk service) and/or "
+		       "[nvmf] listen (NVMe-oF target)", config_path);
+		return -EINVAL;
+	}
+	if ((chunk_service && n_targets == 0) || n_targets > EM_CS_MAX_TARGETS) {
+		EM_ERR("target", "%s: %zu [target.NAME] sections; expected 1 to %d", config_path,
+		       n_targets, EM_CS_MAX_TARGETS);
+		return -EINVAL;
+	}
+	d->targets = calloc(n_targets + 1, sizeof(*d->targets)); /* + 1: none is fine */
+	if (!d->targets)
+		return -ENOMEM;
+	d->n_targets = n_targets;
+	d->n_reactors = (int)em_config_int(d->cfg, "server", "reactors");
+	for (int i = 0; i < d->n_reactors; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "target-r%d", i);
+		rc = em_reactor_create(name, &d->r[i]);
+		if (rc)
+			return rc;
+	}
+	/* The last reactor, so that with several the network's reactor 0 does
+	 * not also carry the fabric; docs/nvmf.md explains the placement. */
+	if (nvmf)
+		d->nvmf_r = d->r[d->n_reactors - 1];
+	if (chunk_service) {
+		rc = start_chunk_service(d, config_path);
+		if (rc)
+			return rc;
 	}
 	uint32_t qd = (uint32_t)em_config_int(d->cfg, "server", "queue_depth");
 	for (size_t i = 0; i < d->n_targets; i++) {
@@ -238,8 +330,22 @@ static int setup(struct em_td *d, const char *config_path)
 		if (rc)
 			return rc;
 	}
-	return listen_all(d);
+	if (nvmf) {
+		rc = start_nvmf(d);
+		if (rc)
+			return rc;
+	}
+	if (chunk_service) {
+		rc = listen_all(d);
+		if (rc)
+			return rc;
+	}
+	rc = em_metrics_http_from_config(d->cfg, &d->http);
+	if (rc)
+		EM_ERR("target", "[metrics]: %s", em_strerror(rc));
+	return rc;
 }
+
 
 int em_td_start(const char *config_path, struct em_td **out)
 {
@@ -303,15 +409,47 @@ static void drained(void *arg)
 static void begin_drain(void *arg)
 {
 	struct em_td *d = arg;
+	if (!d->rpc) {
+		drained(d);
+		return;
+	}
 	EM_INFO("target", "shutting down: draining requests in flight");
 	em_rpc_drain(d->rpc, drained, d);
+}
+
+/* On the NVMe-oF reactor, every queue closed and its I/O done: free the
+ * target (closing its volumes, not the lent engines), then drain the chunk
+ * service, which closes the engines. */
+static void nvmf_stopped(void *arg)
+{
+	struct em_td *d = arg;
+	em_nvmf_rdma_destroy(d->nvmf_rdma);
+	d->nvmf_rdma = NULL;
+	em_nvmf_tgt_destroy(d->nvmf);
+	d->nvmf = NULL;
+	EM_INFO("target", "NVMe-oF target stopped");
+	int rc = em_reactor_send(d->r[0], begin_drain, d);
+	if (rc) {
+		EM_ERR("target", "cannot start the drain: %s; stopping at once", em_strerror(rc));
+		drained(d);
+	}
+}
+
+static void stop_nvmf(void *arg)
+{
+	struct em_td *d = arg;
+	EM_INFO("target", "shutting down: disconnecting NVMe-oF hosts");
+	em_nvmf_rdma_shutdown(d->nvmf_rdma, nvmf_stopped, d);
 }
 
 void em_td_stop(struct em_td *d)
 {
 	if (atomic_exchange(&d->stopping, true))
 		return;
-	int rc = em_reactor_send(d->r[0], begin_drain, d);
+	/* The NVMe-oF target first: its volumes use the engines the drain
+	 * closes at its end. */
+	int rc = d->nvmf ? em_reactor_send(d->nvmf_r, stop_nvmf, d)
+			 : em_reactor_send(d->r[0], begin_drain, d);
 	if (rc) {
 		EM_ERR("target", "cannot start the drain: %s; stopping at once", em_strerror(rc));
 		for (int i = 0; i < d->n_reactors; i++)

@@ -22,6 +22,7 @@ struct em_chain_client {
 	uint64_t client_id;
 	uint64_t seq;
 	uint32_t timeout_ms;
+	bool read_head;
 	unsigned rr; /* read load balancing */
 };
 
@@ -34,6 +35,7 @@ int em_chain_client_create(const struct em_chain_client_opts *o, struct em_chain
 		return -ENOMEM;
 	c->client_id = o->client_id;
 	c->timeout_ms = o->timeout_ms ? o->timeout_ms : 60000;
+	c->read_head = o->read_head;
 	struct em_rpc_opts ro = { .secret = o->secret, .secret_len = o->secret_len };
 	struct em_mgmt_client_opts mo = { .mgmtd = o->mgmtd, .n_mgmtd = o->n_mgmtd };
 	int rc = em_reactor_create("chain-client", &c->r);
@@ -134,15 +136,18 @@ static const struct em_chain *chain_of(struct em_chain_client *c, uint32_t chain
 	return em_routing_chain(em_mgmt_routing(c->mgmt), chain);
 }
 
-int em_chain_write(struct em_chain_client *c, uint32_t chain, const struct em_chunk_id *id,
-		   uint32_t offset, const void *data, uint32_t len, struct em_chain_ack *ack)
+/* One operation through the head: a write, truncate or remove, retried
+ * with the same sequence so the head applies it once. */
+static int update(struct em_chain_client *c, uint32_t chain, const struct em_chunk_id *id,
+		  uint8_t opcode, uint32_t offset, const void *data, uint32_t len,
+		  struct em_chain_ack *ack)
 {
 	if ((uint64_t)offset + len > EM_CHUNK_MAX_SIZE)
 		return -ERANGE;
 	struct em_mr *mr = NULL;
-	struct em_chain_update_req u = { .chain = chain, .id = *id, .op = EM_CHAIN_OP_WRITE,
+	struct em_chain_update_req u = { .chain = chain, .id = *id, .op = opcode,
 					 .offset = offset, .len = len,
-					 .crc = em_crc32c(0, data, len), .client = c->client_id,
+					 .crc = len ? em_crc32c(0, data, len) : 0, .client = c->client_id,
 					 .channel = 0, .seq = ++c->seq };
 	struct em_rpc_grant g = { .access = EM_ACCESS_REMOTE_READ };
 	int rc = 0;
@@ -171,7 +176,11 @@ int em_chain_write(struct em_chain_client *c, uint32_t chain, const struct em_ch
 		uint8_t req[EM_CHAIN_UPDATE_REQ_SIZE];
 		int n = em_chain_enc_update(req, sizeof(req), &u);
 		struct wait w;
-		rc = n < 0 ? n : url ? call(c, url, EM_CHAIN_WRITE, req, (size_t)n, &g, &w) : -ENOENT;
+		/* A target without a node address is routing in flux, not a
+		 * missing chunk: retry. */
+		rc = n < 0 ? n
+			   : url ? call(c, url, EM_CHAIN_WRITE, req, (size_t)n, &g, &w)
+				 : -EM_ETARGETOFFLINE;
 		struct em_chain_update_rsp rsp;
 		if (rc == 0 && em_chain_dec_update_rsp(w.rsp, w.len, &rsp))
 			rc = -EBADMSG;
@@ -184,6 +193,23 @@ int em_chain_write(struct em_chain_client *c, uint32_t chain, const struct em_ch
 	if (mr)
 		em_mr_dereg(mr);
 	return rc;
+}
+
+int em_chain_write(struct em_chain_client *c, uint32_t chain, const struct em_chunk_id *id,
+		   uint32_t offset, const void *data, uint32_t len, struct em_chain_ack *ack)
+{
+	return update(c, chain, id, EM_CHAIN_OP_WRITE, offset, data, len, ack);
+}
+
+int em_chain_truncate(struct em_chain_client *c, uint32_t chain, const struct em_chunk_id *id,
+		      uint32_t length, struct em_chain_ack *ack)
+{
+	return update(c, chain, id, EM_CHAIN_OP_TRUNCATE, length, NULL, 0, ack);
+}
+
+int em_chain_remove(struct em_chain_client *c, uint32_t chain, const struct em_chunk_id *id)
+{
+	return update(c, chain, id, EM_CHAIN_OP_REMOVE, 0, NULL, 0, NULL);
 }
 
 int em_chain_read(struct em_chain_client *c, uint32_t chain, const struct em_chunk_id *id,
@@ -215,14 +241,16 @@ int em_chain_read(struct em_chain_client *c, uint32_t chain, const struct em_chu
 			rc = ch ? -EM_ETARGETOFFLINE : -ENOENT;
 			continue;
 		}
-		uint32_t t = ch->m[c->rr++ % serving].target;
+		uint32_t t = ch->m[c->read_head ? 0 : c->rr++ % serving].target;
 		const char *url = target_url(em_mgmt_routing(c->mgmt), t);
 		q.target = t;
 		q.chain_ver = ch->version;
 		uint8_t req[EM_CHAIN_READ_REQ_SIZE];
 		int n = em_chain_enc_read(req, sizeof(req), &q);
 		struct wait w;
-		rc = n < 0 ? n : url ? call(c, url, EM_CHAIN_READ, req, (size_t)n, &g, &w) : -ENOENT;
+		rc = n < 0 ? n
+			   : url ? call(c, url, EM_CHAIN_READ, req, (size_t)n, &g, &w)
+				 : -EM_ETARGETOFFLINE;
 		if (rc == 0) {
 			rc = w.len >= 4 ? (int)em_get_le32(w.rsp) : -EBADMSG;
 			break;

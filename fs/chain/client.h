@@ -1,9 +1,9 @@
-/* A blocking chain-replication client: writes to a chain's head and reads
- * from its serving replicas, following routing changes. For the FUSE
- * client, the CLI and tests. It owns a reactor, so it is not thread-safe:
+/* A blocking chain-replication client: writes, truncates and removes
+ * through a chain's head, reads from its serving replicas, following
+ * routing changes. For the FUSE client, the CLI and tests. It owns a reactor, so it is not thread-safe:
  * use one client per thread (each with its own client_id).
  *
- * Writes carry (client_id, channel, seq): a retry after a lost answer is
+ * Updates carry (client_id, channel, seq): a retry after a lost answer is
  * recognised by the head and answered from its record, never applied
  * twice. Every call retries on routing changes, stale chain versions,
  * failed or fenced targets and "not committed" until timeout_ms has passed.
@@ -26,6 +26,8 @@ struct em_chain_client_opts {
 	size_t secret_len;
 	uint64_t client_id;         /* nonzero, unique among the cluster's clients */
 	uint32_t timeout_ms;        /* per write or read, retries included; 0: 60 s */
+	bool read_head;             /* read from the head only, not every serving
+				     * replica (a benchmark's reference) */
 	const struct em_net_config *net; /* NULL: defaults */
 };
 
@@ -44,6 +46,18 @@ struct em_chain_ack {
  * -ENOSPC...). ack may be NULL. */
 int em_chain_write(struct em_chain_client *c, uint32_t chain, const struct em_chunk_id *id,
 		   uint32_t offset, const void *data, uint32_t len, struct em_chain_ack *ack);
+
+/* Sets the chunk's length through the chain like a write: shrinking drops
+ * the bytes past length, growing appends zeros. A chunk that does not
+ * exist is removed from every replica rather than created (it reads as a
+ * hole either way); ack then says length 0, version 0. Same retries and
+ * results as em_chain_write. */
+int em_chain_truncate(struct em_chain_client *c, uint32_t chain, const struct em_chunk_id *id,
+		      uint32_t length, struct em_chain_ack *ack);
+
+/* Removes the chunk from every replica of chain, giving its space back.
+ * 0 also when it did not exist; results as em_chain_write. */
+int em_chain_remove(struct em_chain_client *c, uint32_t chain, const struct em_chunk_id *id);
 
 /* Reads up to len bytes at offset from a serving replica, spreading reads
  * over them. Returns the bytes read (short at the chunk's end), -ENOENT

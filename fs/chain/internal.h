@@ -62,6 +62,10 @@ struct em_chain_server {
 	size_t n;
 	struct em_timer *tick;
 	bool fenced_logged;
+	/* Lease gaps: the last acknowledged heartbeat we saw, and whether a
+	 * gap of half the lease or more still waits for fresh routing. */
+	uint64_t last_acked_ms;
+	bool unfencing, unfence_refresh;
 	bool stopping;     /* resyncs end at their next step */
 };
 
@@ -78,7 +82,9 @@ struct ch_view {
 struct ch_target *ch_target_find(struct em_chain_server *s, uint32_t id);
 void ch_view(struct em_chain_server *s, const struct ch_target *t, struct ch_view *v);
 /* True while this node may serve: a heartbeat was acknowledged within
- * half the lease. */
+ * half the lease, and after any gap of half the lease between two
+ * acknowledgements (the process was frozen or cut off) routing was
+ * fetched again. */
 bool ch_serving_allowed(struct em_chain_server *s);
 /* Common admission of a request: the target is ours, this node holds its
  * lease, the target is in chain and the sender's chain version is ours

@@ -1,5 +1,6 @@
 /* Chain service payloads (proto.h): every bound checked on decode. */
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "fs/chain/proto.h"
@@ -55,8 +56,9 @@ int em_chain_dec_update(const void *p, size_t len, struct em_chain_update_req *o
 	out->channel = em_dec_u32(&d);
 	out->seq = em_dec_u64(&d);
 	em_dec_desc(&d, &out->buf);
+	bool bytes = out->op == EM_CHAIN_OP_WRITE || out->op == EM_CHAIN_OP_REPLACE;
 	if (em_dec_error(&d) || out->op >= EM_CHAIN_OP_END || !range_ok(out->offset, out->len) ||
-	    (out->op != EM_CHAIN_OP_REMOVE && out->buf.len != out->len) ||
+	    (bytes && out->buf.len != out->len) || (!bytes && (out->len || out->buf.len)) ||
 	    (out->op == EM_CHAIN_OP_REPLACE && out->offset != 0))
 		return -EBADMSG;
 	return 0;

@@ -14,8 +14,10 @@
  *   SYNC_DONE      chain u32, chain_ver u64, target u32 -> (empty)
  *
  * WRITE comes from a client to the chain's head (update_ver 0: the head
- * picks it); UPDATE goes from a replica to its successor, which pulls the
- * bytes from the predecessor's buffer. target names the receiving target.
+ * picks it) with op WRITE, TRUNCATE or REMOVE; UPDATE goes from a replica
+ * to its successor, which pulls the bytes from the predecessor's buffer.
+ * target names the receiving target. TRUNCATE and REMOVE carry no bytes
+ * (len 0, empty buffer): TRUNCATE's offset is the new length.
  * Decoders ignore bytes after the fields they know.
  *
  * Codes: -EM_ECHAINVER the sender's chain version differs from the
@@ -52,7 +54,8 @@ enum em_chain_method {
 enum em_chain_op {
 	EM_CHAIN_OP_WRITE = 0,   /* bytes at offset onto update_ver - 1 */
 	EM_CHAIN_OP_REPLACE = 1, /* the whole chunk: len bytes from 0, at update_ver */
-	EM_CHAIN_OP_REMOVE = 2,  /* resync: the chunk must not exist */
+	EM_CHAIN_OP_REMOVE = 2,  /* the chunk must not exist (clients and resync) */
+	EM_CHAIN_OP_TRUNCATE = 3, /* new length offset onto update_ver - 1 */
 	EM_CHAIN_OP_END,
 };
 
@@ -99,7 +102,8 @@ int em_chain_enc_read(void *buf, size_t cap, const struct em_chain_read_req *r);
 int em_chain_enc_sync_done(void *buf, size_t cap, const struct em_chain_sync_done *r);
 
 /* Decoders return 0 or -EBADMSG (short, op out of range, offset + len
- * beyond a chunk, a buffer descriptor whose length is not len). */
+ * beyond a chunk, a buffer descriptor whose length is not len, bytes with
+ * a TRUNCATE or REMOVE). */
 int em_chain_dec_update(const void *p, size_t len, struct em_chain_update_req *out);
 int em_chain_dec_update_rsp(const void *p, size_t len, struct em_chain_update_rsp *out);
 int em_chain_dec_read(const void *p, size_t len, struct em_chain_read_req *out);

@@ -53,11 +53,35 @@ void ch_view(struct em_chain_server *s, const struct ch_target *t, struct ch_vie
 	}
 }
 
+static void on_unfence_refresh(void *arg, int status)
+{
+	struct em_chain_server *s = arg;
+	s->unfence_refresh = false;
+	if (status == 0) {
+		s->unfencing = false;
+		EM_INFO("chain", "routing fetched again after a lease gap: serving");
+	}
+}
+
 bool ch_serving_allowed(struct em_chain_server *s)
 {
 	uint64_t acked = em_mgmt_heartbeat_acked_ms(s->mgmt);
 	uint64_t lease = em_mgmt_heartbeat_lease_ms(s->mgmt);
-	return acked && lease && em_now_ms() - acked < lease / 2;
+	if (!acked || !lease || em_now_ms() - acked >= lease / 2)
+		return false;
+	/* An acknowledgement after a gap proves little: it may answer a
+	 * heartbeat sent before a SIGSTOP, and the routing we hold predates
+	 * whatever mgmtd decided meanwhile (our targets offlined, the chain
+	 * moved on). Serve again only on routing fetched after the gap. */
+	if (acked != s->last_acked_ms) {
+		if (s->last_acked_ms && acked - s->last_acked_ms >= lease / 2)
+			s->unfencing = true;
+		s->last_acked_ms = acked;
+	}
+	if (s->unfencing && !s->unfence_refresh &&
+	    em_mgmt_refresh(s->mgmt, on_unfence_refresh, s) == 0)
+		s->unfence_refresh = true;
+	return !s->unfencing;
 }
 
 void ch_refresh(struct em_chain_server *s)

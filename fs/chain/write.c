@@ -1,5 +1,9 @@
 /* The CRAQ update path: WRITE from a client at the head, UPDATE from a
- * predecessor everywhere else (server.h gives the protocol).
+ * predecessor everywhere else (server.h gives the protocol). Writes and
+ * truncates make a pending version like any update; a remove first hides
+ * the chunk behind a pending empty version (reads answer "not committed"),
+ * forwards, and removes once its successor has, so no replica serves the
+ * old bytes after another one answered "no such chunk".
  *
  * One struct ch_wop follows a request through: admit, pull the bytes from
  * the sender's buffer, take the chunk lock, store the pending version (or
@@ -97,8 +101,27 @@ static void on_committed(void *arg, int status, const struct em_chunk_meta *m)
 	finish_meta(op, m);
 }
 
+static void on_removed(void *arg, int status, const struct em_chunk_meta *m)
+{
+	(void)m;
+	struct ch_wop *op = arg;
+	finish(op, status == -ENOENT ? 0 : status);
+}
+
+static void remove_local(struct ch_wop *op)
+{
+	int rc = em_chunk_remove(op->t->eng, &op->u.id, on_removed, op);
+	if (rc)
+		finish(op, rc == -ENOENT ? 0 : rc);
+}
+
+/* The successors have what we forwarded: make ours final. */
 static void commit_local(struct ch_wop *op)
 {
+	if (op->u.op == EM_CHAIN_OP_REMOVE && !op->repair) {
+		remove_local(op);
+		return;
+	}
 	int rc = em_chunk_commit(op->t->eng, &op->u.id, op->ver, on_committed, op);
 	if (rc)
 		finish(op, rc);
@@ -128,9 +151,10 @@ static void on_forwarded(void *arg, int status, const void *p, size_t len)
 {
 	struct ch_wop *op = arg;
 	struct em_chain_update_rsp rsp;
+	bool removing = op->u.op == EM_CHAIN_OP_REMOVE && !op->send_full;
 	if (status == 0 && em_chain_dec_update_rsp(p, len, &rsp))
 		status = -EBADMSG;
-	if (status == 0 && (rsp.commit_ver != op->ver || rsp.crc != op->meta.pending_crc ||
+	if (status == 0 && !removing && (rsp.commit_ver != op->ver || rsp.crc != op->meta.pending_crc ||
 			    rsp.length != op->meta.pending_length))
 		status = -EM_ECHECKSUM;
 	if (status == 0) {
@@ -206,8 +230,10 @@ static void forward(struct ch_wop *op)
 		commit_local(op);
 		return;
 	}
-	/* A syncing successor may lack the base our delta applies to. */
-	if (v.succ_state == EM_PUB_SYNCING || op->u.op == EM_CHAIN_OP_REPLACE)
+	/* A syncing successor may lack the base our delta applies to; a
+	 * remove needs no base. */
+	if (op->u.op != EM_CHAIN_OP_REMOVE &&
+	    (v.succ_state == EM_PUB_SYNCING || op->u.op == EM_CHAIN_OP_REPLACE))
 		op->send_full = true;
 	if (op->send_full && !op->full && op->meta.pending_length) {
 		int rc = em_cs_buf_get(op->s->pool, op->meta.pending_length, &op->full);
@@ -239,13 +265,6 @@ static void on_applied(void *arg, int status, const struct em_chunk_meta *m)
 	forward(op);
 }
 
-static void on_removed(void *arg, int status, const struct em_chunk_meta *m)
-{
-	(void)m;
-	struct ch_wop *op = arg;
-	finish(op, status == -ENOENT ? 0 : status);
-}
-
 /* Applies op->u at op->ver, committing in the same record at the tail. */
 static void apply(struct ch_wop *op)
 {
@@ -256,10 +275,12 @@ static void apply(struct ch_wop *op)
 	struct em_chunk_update u = { .id = op->u.id, .offset = op->u.offset, .len = op->u.len,
 				     .data = op->in ? op->in->data : NULL, .update_ver = op->ver,
 				     .chain_ver = cv, .flags = flags };
-	int rc = op->u.len || op->u.op != EM_CHAIN_OP_REPLACE
-			 ? em_chunk_update(op->t->eng, &u, on_applied, op)
-			 : em_chunk_truncate(op->t->eng, &op->u.id, 0, op->ver, cv, flags,
-					     on_applied, op);
+	bool trunc = op->u.op == EM_CHAIN_OP_TRUNCATE ||
+		     (op->u.op == EM_CHAIN_OP_REPLACE && !op->u.len);
+	int rc = trunc ? em_chunk_truncate(op->t->eng, &op->u.id,
+					   op->u.op == EM_CHAIN_OP_TRUNCATE ? op->u.offset : 0,
+					   op->ver, cv, flags, on_applied, op)
+		       : em_chunk_update(op->t->eng, &u, on_applied, op);
 	if (rc)
 		finish(op, rc);
 }
@@ -286,12 +307,60 @@ static void replace(struct ch_wop *op)
 		finish(op, rc);
 }
 
-/* The head's own write, on top of the committed version. */
+static void on_remove_marked(void *arg, int status, const struct em_chunk_meta *m)
+{
+	struct ch_wop *op = arg;
+	if (status) {
+		finish(op, status);
+		return;
+	}
+	op->meta = *m;
+	op->fwd_start = em_now_ms();
+	forward(op);
+}
+
+/* A remove: the tail removes at once; any other replica first hides the
+ * chunk it holds behind a pending empty version, then forwards. Each
+ * replica picks its own version for that mark (a remove has no base to
+ * agree on), and successors answer a remove with an all-zero result. */
+static void remove_start(struct ch_wop *op)
+{
+	struct ch_view v;
+	ch_view(op->s, op->t, &v);
+	struct em_chunk_meta m;
+	bool have = em_chunk_query(op->t->eng, &op->u.id, &m) == 0;
+	if (!v.succ) {
+		remove_local(op);
+		return;
+	}
+	if (!have) {
+		op->fwd_start = em_now_ms();
+		forward(op);
+		return;
+	}
+	op->ver = m.commit_ver + 1;
+	int rc = em_chunk_truncate(op->t->eng, &op->u.id, 0, op->ver, (uint32_t)op->u.chain_ver,
+				   0, on_remove_marked, op);
+	if (rc)
+		finish(op, rc);
+}
+
+/* The head's own operation, on top of the committed version. Truncating
+ * a chunk that does not exist removes it everywhere instead of creating
+ * zeros: a missing chunk already reads as a hole, and a successor that
+ * kept a copy by mistake loses it. */
 static void apply_client(struct ch_wop *op)
 {
 	struct em_chunk_meta m;
-	if (em_chunk_query(op->t->eng, &op->u.id, &m))
+	bool have = em_chunk_query(op->t->eng, &op->u.id, &m) == 0;
+	if (!have)
 		memset(&m, 0, sizeof(m));
+	if (op->u.op == EM_CHAIN_OP_TRUNCATE && !have)
+		op->u.op = EM_CHAIN_OP_REMOVE;
+	if (op->u.op == EM_CHAIN_OP_REMOVE) {
+		remove_start(op);
+		return;
+	}
 	op->ver = m.commit_ver + 1;
 	apply(op);
 }
@@ -331,9 +400,7 @@ static void locked(void *arg)
 	op->ver = op->u.update_ver;
 	switch (op->u.op) {
 	case EM_CHAIN_OP_REMOVE:
-		rc = em_chunk_remove(t->eng, &op->u.id, on_removed, op);
-		if (rc)
-			finish(op, rc == -ENOENT ? 0 : rc);
+		remove_start(op);
 		return;
 	case EM_CHAIN_OP_REPLACE:
 		replace(op);
@@ -406,7 +473,7 @@ static void handle(struct em_rpc_req *req, struct em_chain_server *s, bool from_
 	const void *p = em_rpc_req_payload(req, &len);
 	struct ch_view v;
 	int rc = em_chain_dec_update(p, len, &op->u);
-	if (rc == 0 && from_client && (op->u.op != EM_CHAIN_OP_WRITE || op->u.update_ver))
+	if (rc == 0 && from_client && (op->u.op == EM_CHAIN_OP_REPLACE || op->u.update_ver))
 		rc = -EINVAL;
 	if (rc == 0)
 		rc = ch_admit(s, op->u.target, op->u.chain, op->u.chain_ver, &op->t, &v);
@@ -415,7 +482,8 @@ static void handle(struct em_rpc_req *req, struct em_chain_server *s, bool from_
 	if (rc == 0 && !from_client && !em_pub_state_writable(v.state))
 		rc = -EM_ETARGETOFFLINE;
 	/* A syncing replica may lack the base of a delta. */
-	if (rc == 0 && v.state == EM_PUB_SYNCING && op->u.op == EM_CHAIN_OP_WRITE)
+	if (rc == 0 && v.state == EM_PUB_SYNCING &&
+	    (op->u.op == EM_CHAIN_OP_WRITE || op->u.op == EM_CHAIN_OP_TRUNCATE))
 		rc = -EM_EVERSION;
 	if (rc == 0)
 		rc = check_dedup(op);

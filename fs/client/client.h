@@ -74,8 +74,8 @@ ssize_t em_fs_read(struct em_fs *fs, struct em_fs_file *f, void *buf, size_t len
  * pieces may have been written). */
 ssize_t em_fs_write(struct em_fs *fs, struct em_fs_file *f, const void *buf, size_t len,
 		    uint64_t off);
-/* Zeros [off, off + len) on storage without changing the size (punch hole;
- * space is not reclaimed yet). */
+/* Zeros [off, off + len) on storage without changing the size (punch hole):
+ * chunks wholly inside are removed, giving their space back. */
 int em_fs_punch(struct em_fs *fs, struct em_fs_file *f, uint64_t off, uint64_t len);
 
 /* getattr, with this mount's unpublished writes applied to the size and

@@ -10,9 +10,9 @@
 #include "fs/client/layout.h"
 #include "net/core/log.h"
 
-/* Chunks probed and zeroed per round of a trim, bounding memory for
- * truncating huge files. */
-#define ZERO_BATCH 256
+/* Chunks probed, zeroed or removed per round, bounding memory for
+ * truncating or punching huge files. */
+#define TRIM_BATCH 256
 
 static struct em_fs_file *file_new(struct em_fs *fs, const struct em_meta_cred *cr,
 				   const struct em_meta_open_res *res, int flags)
@@ -190,17 +190,19 @@ ssize_t em_fs_write(struct em_fs *fs, struct em_fs_file *f, const void *buf, siz
 	return rc ? rc : (ssize_t)len;
 }
 
-int em_fs_zero_range(struct em_fs *fs, uint64_t ino, const struct em_meta_layout *l,
-		     uint64_t from, uint64_t to)
+/* Zeros [from, to) of a file on storage, skipping chunks that do not
+ * exist. */
+static int zero_range(struct em_fs *fs, uint64_t ino, const struct em_meta_layout *l,
+		      uint64_t from, uint64_t to)
 {
 	int64_t total = from < to ? em_fs_piece_count(l, from, to - from) : 0;
 	if (total < 0)
 		return (int)total;
-	uint8_t probe[ZERO_BATCH];
-	for (int64_t done = 0; done < total; done += ZERO_BATCH) {
+	uint8_t probe[TRIM_BATCH];
+	for (int64_t done = 0; done < total; done += TRIM_BATCH) {
 		uint64_t cs = l->chunk_size;
 		uint64_t start = done ? (from / cs + (uint64_t)done) * cs : from;
-		uint64_t end = (from / cs + (uint64_t)done + ZERO_BATCH) * cs;
+		uint64_t end = (from / cs + (uint64_t)done + TRIM_BATCH) * cs;
 		if (end > to)
 			end = to;
 		/* One byte from each chunk says whether it exists: zeroing a
@@ -238,22 +240,90 @@ int em_fs_zero_range(struct em_fs *fs, uint64_t ino, const struct em_meta_layout
 	return 0;
 }
 
+/* Removes chunks [first, end) of a file from every replica of their
+ * chains; chunks that do not exist cost one round trip to their head. */
+static int remove_chunks(struct em_fs *fs, uint64_t ino, const struct em_meta_layout *l,
+			 uint64_t first, uint64_t end)
+{
+	uint64_t cs = l->chunk_size;
+	for (uint64_t i = first; i < end; i += TRIM_BATCH) {
+		uint64_t n = end - i < TRIM_BATCH ? end - i : TRIM_BATCH;
+		struct em_fs_op *ops;
+		int k = em_fs_make_ops(fs, ino, l, true, NULL, i * cs, n * cs, &ops);
+		if (k < 0)
+			return k;
+		for (int j = 0; j < k; j++) {
+			ops[j].trim = EM_FS_TRIM_REMOVE;
+			ops[j].offset = 0;
+			ops[j].len = 0;
+		}
+		int rc = em_fs_io_run(fs, ops, (size_t)k);
+		free(ops);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* Gives the space of [size, old) back: the chunk holding size is cut to
+ * it and every later chunk up to old is removed, so old bytes cannot
+ * reappear when the file grows again. */
+static int trim_chunks(struct em_fs *fs, uint64_t ino, const struct em_meta_layout *l,
+		       uint64_t size, uint64_t old)
+{
+	int64_t valid = size < old ? em_fs_piece_count(l, size, old - size) : 0;
+	if (valid <= 0)
+		return (int)valid;
+	uint64_t cs = l->chunk_size;
+	uint64_t first = size / cs, end = (old + cs - 1) / cs;
+	if (size % cs) {
+		struct em_fs_op *op;
+		int n = em_fs_make_ops(fs, ino, l, true, NULL, size, 1, &op);
+		if (n < 0)
+			return n;
+		op->trim = EM_FS_TRIM_TRUNCATE; /* op->offset is size within the chunk */
+		op->len = 0;
+		int rc = em_fs_io_run(fs, op, 1);
+		free(op);
+		if (rc)
+			return rc;
+		first++;
+	}
+	return remove_chunks(fs, ino, l, first, end);
+}
+
+/* Chunks wholly inside the hole are removed (the last one may end at the
+ * end of file), so their space comes back; the partial ends are zeroed. */
 int em_fs_punch(struct em_fs *fs, struct em_fs_file *f, uint64_t off, uint64_t len)
 {
 	struct em_fs_inode *in = f->in;
+	const struct em_meta_layout *l = &in->attr.layout;
 	pthread_rwlock_rdlock(&in->io);
 	uint64_t size = em_fs_inode_size(in);
 	uint64_t end = len > UINT64_MAX - off || off + len > size ? size : off + len;
-	int rc = off < end ? em_fs_zero_range(fs, in->ino, &in->attr.layout, off, end) : 0;
+	int64_t valid = off < end ? em_fs_piece_count(l, off, end - off) : 0;
+	int rc = valid < 0 ? (int)valid : 0;
+	if (valid > 0) {
+		uint64_t cs = l->chunk_size;
+		uint64_t a = (off + cs - 1) / cs, b = end == size ? (end + cs - 1) / cs : end / cs;
+		if (a >= b) {
+			rc = zero_range(fs, in->ino, l, off, end);
+		} else {
+			rc = zero_range(fs, in->ino, l, off, a * cs);
+			if (rc == 0)
+				rc = remove_chunks(fs, in->ino, l, a, b);
+			if (rc == 0 && b * cs < end)
+				rc = zero_range(fs, in->ino, l, b * cs, end);
+		}
+	}
 	pthread_rwlock_unlock(&in->io);
 	return rc;
 }
 
 /* Shrinking: metadata first checks the caller may change the size (a
  * setattr to the size we know, which also publishes our writes), then the
- * chunks past the new size are zeroed, then the length drops. Zeroing
- * rather than removing keeps old bytes from reappearing when the file
- * grows again; removing whole chunks needs a chain truncate operation. */
+ * chunks past the new size are trimmed and removed, then the length
+ * drops. */
 static int truncate_inode(struct em_fs *fs, const struct em_meta_cred *cr,
 			  struct em_fs_inode *in, const struct em_meta_setattr *req,
 			  struct em_meta_attr *out)
@@ -268,7 +338,7 @@ static int truncate_inode(struct em_fs *fs, const struct em_meta_cred *cr,
 		struct em_meta_setattr check = { .valid = EM_SETATTR_SIZE, .size = old };
 		rc = em_meta_client_setattr(fs->meta, cr, in->ino, &check, &cur);
 		if (rc == 0)
-			rc = em_fs_zero_range(fs, in->ino, &cur.layout, req->size, old);
+			rc = trim_chunks(fs, in->ino, &cur.layout, req->size, old);
 	}
 	if (rc == 0)
 		rc = em_meta_client_setattr(fs->meta, cr, in->ino, req, out);

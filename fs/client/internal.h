@@ -14,9 +14,18 @@ struct em_net;
 struct em_rpc;
 struct em_mgmt_client;
 
+/* What a mutation does to its chunk (write ops only): store the bytes,
+ * cut the chunk to offset, or drop it. */
+enum em_fs_trim {
+	EM_FS_TRIM_NONE,
+	EM_FS_TRIM_TRUNCATE,
+	EM_FS_TRIM_REMOVE,
+};
+
 /* One chunk piece for the I/O pool. done runs on a pool thread. */
 struct em_fs_op {
 	bool write;
+	uint8_t trim;         /* enum em_fs_trim */
 	uint32_t chain;
 	struct em_chunk_id id;
 	uint32_t offset, len;
@@ -109,9 +118,5 @@ struct em_fs_inode *em_fs_inode_find(struct em_fs *fs, uint64_t ino);
 void em_fs_inode_put(struct em_fs *fs, struct em_fs_inode *in);
 uint64_t em_fs_inode_size(struct em_fs_inode *in);
 
-/* Zeros [from, to) of a file on storage, skipping chunks that do not
- * exist (file.c). Caller holds in->io exclusive or shared. */
-int em_fs_zero_range(struct em_fs *fs, uint64_t ino, const struct em_meta_layout *l,
-		     uint64_t from, uint64_t to);
 
 #endif

@@ -50,7 +50,11 @@ static void *worker(void *p)
 		pthread_mutex_unlock(&fs->q_mu);
 		if (!op)
 			break;
-		if (op->write)
+		if (op->trim == EM_FS_TRIM_TRUNCATE)
+			op->result = em_chain_truncate(cc, op->chain, &op->id, op->offset, NULL);
+		else if (op->trim == EM_FS_TRIM_REMOVE)
+			op->result = em_chain_remove(cc, op->chain, &op->id);
+		else if (op->write)
 			op->result = em_chain_write(cc, op->chain, &op->id, op->offset, op->buf,
 						    op->len, NULL);
 		else
@@ -174,8 +178,10 @@ int em_fs_io_error(const struct em_fs_op *op)
 {
 	int rc = op->result;
 	int mapped = rc == -ENOSPC || rc == -ENOMEM ? rc : transient(rc) ? -ETIMEDOUT : -EIO;
+	static const char *const what[] = { "write", "truncate", "remove" };
 	EM_ERR("fs", "inode %llu chunk %u on chain %u: %s of %u bytes at %u failed: %s (%s)",
-	       (unsigned long long)op->ino, op->index, op->chain, op->write ? "write" : "read",
+	       (unsigned long long)op->ino, op->index, op->chain,
+	       op->write ? what[op->trim] : "read",
 	       op->len, op->offset, em_errname(rc), em_errname(mapped));
 	return mapped;
 }

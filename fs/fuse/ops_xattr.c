@@ -14,44 +14,37 @@ void em_fuse_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const ch
 						       name, value, size, flags));
 }
 
-/* size 0 asks for the length only; the reply is the value or the length. */
-static void reply_sized(fuse_req_t req, int rc, const char *buf, size_t size)
+/* getxattr (name) and listxattr (name NULL) answer alike: size 0 asks for
+ * the length only; the reply is the bytes or their length. */
+static void reply_bytes(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
+	struct em_meta_cred cr;
+	char *buf = size ? malloc(size) : NULL;
+	if (size && !buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	em_fuse_cred(req, &cr);
+	struct em_meta_client *mc = em_fs_meta(em_fuse_of(req)->fs);
+	int rc = name ? em_meta_client_getxattr(mc, &cr, ino, name, buf, size)
+		      : em_meta_client_listxattr(mc, &cr, ino, buf, size);
 	if (rc < 0)
 		em_fuse_reply_err(req, rc);
 	else if (size == 0)
 		fuse_reply_xattr(req, (size_t)rc);
 	else
 		fuse_reply_buf(req, buf, (size_t)rc);
+	free(buf);
 }
 
 void em_fuse_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
-	struct em_meta_cred cr;
-	char *buf = size ? malloc(size) : NULL;
-	if (size && !buf) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	em_fuse_cred(req, &cr);
-	int rc = em_meta_client_getxattr(em_fs_meta(em_fuse_of(req)->fs), &cr, ino, name, buf,
-					 size);
-	reply_sized(req, rc, buf, size);
-	free(buf);
+	reply_bytes(req, ino, name, size);
 }
 
 void em_fuse_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
-	struct em_meta_cred cr;
-	char *buf = size ? malloc(size) : NULL;
-	if (size && !buf) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	em_fuse_cred(req, &cr);
-	int rc = em_meta_client_listxattr(em_fs_meta(em_fuse_of(req)->fs), &cr, ino, buf, size);
-	reply_sized(req, rc, buf, size);
-	free(buf);
+	reply_bytes(req, ino, NULL, size);
 }
 
 void em_fuse_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)

@@ -1,6 +1,7 @@
 /* The metadata client's core: its reactor thread, sending a call to a
  * server, failing over, decoding the answer, and waiting for it. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -215,31 +216,17 @@ static void send_call(void *arg)
 		finish(k, rc);
 }
 
-int em_meta_call_submit(struct em_meta_call *k)
-{
-	struct em_meta_client *c = k->c;
-	int rc = encode(k);
-	if (rc < 0)
-		return em_meta_call_abort(k, rc);
-	k->srv = atomic_fetch_add(&c->next, 1) % (unsigned)c->n;
-	rc = em_reactor_send(c->r, send_call, k);
-	return rc < 0 ? em_meta_call_abort(k, rc) : 0;
-}
+/* A synchronous form's wait for its call's callback. */
+struct waiter {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool done;
+	int status;
+};
 
-int em_meta_waiter_init(struct em_meta_client *c, struct em_meta_waiter *w)
+void em_meta_sync(void *arg, int status)
 {
-	if (em_reactor_current() == c->r)
-		return -EDEADLK;
-	pthread_mutex_init(&w->mu, NULL);
-	pthread_cond_init(&w->cv, NULL);
-	w->done = false;
-	w->status = 0;
-	return 0;
-}
-
-void em_meta_waiter_done(void *arg, int status)
-{
-	struct em_meta_waiter *w = arg;
+	struct waiter *w = arg;
 	pthread_mutex_lock(&w->mu);
 	w->status = status;
 	w->done = true;
@@ -247,10 +234,9 @@ void em_meta_waiter_done(void *arg, int status)
 	pthread_mutex_unlock(&w->mu);
 }
 
-int em_meta_waiter_wait(struct em_meta_waiter *w, int rc)
+/* rc: whether the call was sent. Returns its status. */
+static int waiter_wait(struct waiter *w, int rc)
 {
-	if (rc == -EDEADLK)
-		return rc; /* init refused: nothing to tear down */
 	if (rc == 0) {
 		pthread_mutex_lock(&w->mu);
 		while (!w->done)
@@ -261,4 +247,32 @@ int em_meta_waiter_wait(struct em_meta_waiter *w, int rc)
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cv);
 	return rc;
+}
+
+int em_meta_call_submit(struct em_meta_call *k)
+{
+	struct em_meta_client *c = k->c;
+	struct waiter w = { .done = false };
+	bool sync = k->cb == em_meta_sync;
+	if (sync && em_reactor_current() == c->r)
+		return em_meta_call_abort(k, -EDEADLK);
+	if (k->err)
+		return em_meta_call_abort(k, k->err);
+	if (k->n)
+		*k->n = 0;
+	if (k->eof)
+		*k->eof = k->max == 0;
+	if (sync) {
+		pthread_mutex_init(&w.mu, NULL);
+		pthread_cond_init(&w.cv, NULL);
+		k->arg = &w;
+	}
+	int rc = encode(k);
+	if (rc == 0) {
+		k->srv = atomic_fetch_add(&c->next, 1) % (unsigned)c->n;
+		rc = em_reactor_send(c->r, send_call, k);
+	}
+	if (rc < 0)
+		em_meta_call_abort(k, rc);
+	return sync ? waiter_wait(&w, rc) : rc;
 }

@@ -4,8 +4,6 @@
 #ifndef EMBER_FS_META_CLIENT_INT_H
 #define EMBER_FS_META_CLIENT_INT_H
 
-#include <pthread.h>
-
 #include "fs/meta/client.h"
 #include "fs/meta/proto.h"
 
@@ -33,6 +31,7 @@ struct em_meta_call {
 	bool *eof;
 	em_meta_done_fn cb;
 	void *arg;
+	int err; /* the first argument that does not fit: submit fails with it */
 	unsigned srv, tries;
 	uint8_t *buf;
 	size_t len;
@@ -45,22 +44,17 @@ struct em_meta_call *em_meta_call_new(struct em_meta_client *c, uint16_t method,
 				      const struct em_meta_cred *cr, enum em_meta_out kind,
 				      em_meta_done_fn cb, void *arg);
 /* Encodes k->req and sends it from the client's reactor. Returns 0 (the
- * callback follows) or a negative errno (k is freed, no callback). */
+ * callback follows) or a negative errno (k is freed, no callback), k->err
+ * among them. Paged outputs (*n, *eof) start empty once it is sent. A call
+ * made with em_meta_sync as its callback is a synchronous form's: submit
+ * waits for it and returns its status instead, or -EDEADLK on the client's
+ * reactor thread, where waiting would never end. */
 int em_meta_call_submit(struct em_meta_call *k);
 /* Frees a call that was never submitted and returns err. */
 int em_meta_call_abort(struct em_meta_call *k, int err);
 
-/* The synchronous forms: wait for the _async form's callback. */
-struct em_meta_waiter {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	bool done;
-	int status;
-};
-/* -EDEADLK on the client's reactor thread, where waiting would never end. */
-int em_meta_waiter_init(struct em_meta_client *c, struct em_meta_waiter *w);
-void em_meta_waiter_done(void *arg, int status);
-/* rc: the _async call's return (or init's error). Returns the status. */
-int em_meta_waiter_wait(struct em_meta_waiter *w, int rc);
+/* What a synchronous form passes as its _async form's callback (with a NULL
+ * arg): it marks the call for waiting, and submit supplies the waiter. */
+void em_meta_sync(void *arg, int status);
 
 #endif

@@ -6,48 +6,10 @@
 #include "ember/errors.h"
 #include "fs/meta/record.h"
 #include "net/core/crc32c.h"
+#include "net/serde.h" /* little-endian fields: em_put_le* / em_get_le* */
 
 #define RECORD_VERSION 1
 #define INODE_FIXED 100    /* bytes before the symlink target length */
-
-static void put_u16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put_u32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint16_t get_u16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-	uint32_t v = 0;
-	for (int i = 3; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
 
 static void put_be64(uint8_t *p, uint64_t v)
 {
@@ -112,7 +74,7 @@ enum em_meta_type em_meta_type_of_mode(uint32_t mode)
 
 static size_t seal(uint8_t *buf, size_t len)
 {
-	put_u32(buf + len, em_crc32c(0, buf, len));
+	em_put_le32(buf + len, em_crc32c(0, buf, len));
 	return len + 4;
 }
 
@@ -121,7 +83,7 @@ static int unseal(const uint8_t *buf, size_t len, size_t min, size_t *body)
 {
 	if (len < min + 4)
 		return -EUCLEAN;
-	if (em_crc32c(0, buf, len - 4) != get_u32(buf + len - 4))
+	if (em_crc32c(0, buf, len - 4) != em_get_le32(buf + len - 4))
 		return -EM_ECHECKSUM;
 	if (buf[0] != RECORD_VERSION)
 		return -EUCLEAN;
@@ -131,22 +93,22 @@ static int unseal(const uint8_t *buf, size_t len, size_t min, size_t *body)
 
 static void put_layout(uint8_t *p, const struct em_meta_layout *l)
 {
-	put_u32(p, l->table_id);
-	put_u32(p + 4, l->table_version);
-	put_u32(p + 8, l->chunk_size);
-	put_u32(p + 12, l->stripe);
-	put_u32(p + 16, l->first_chain);
-	put_u64(p + 20, l->seed);
+	em_put_le32(p, l->table_id);
+	em_put_le32(p + 4, l->table_version);
+	em_put_le32(p + 8, l->chunk_size);
+	em_put_le32(p + 12, l->stripe);
+	em_put_le32(p + 16, l->first_chain);
+	em_put_le64(p + 20, l->seed);
 }
 
 static void get_layout(const uint8_t *p, struct em_meta_layout *l)
 {
-	l->table_id = get_u32(p);
-	l->table_version = get_u32(p + 4);
-	l->chunk_size = get_u32(p + 8);
-	l->stripe = get_u32(p + 12);
-	l->first_chain = get_u32(p + 16);
-	l->seed = get_u64(p + 20);
+	l->table_id = em_get_le32(p);
+	l->table_version = em_get_le32(p + 4);
+	l->chunk_size = em_get_le32(p + 8);
+	l->stripe = em_get_le32(p + 12);
+	l->first_chain = em_get_le32(p + 16);
+	l->seed = em_get_le64(p + 20);
 }
 
 static bool layout_ok(const struct em_meta_layout *l)
@@ -165,18 +127,18 @@ size_t em_meta_inode_encode(const struct em_meta_inode *in, uint8_t *out)
 	memset(out, 0, INODE_FIXED);
 	out[0] = RECORD_VERSION;
 	out[1] = (uint8_t)em_meta_type_of_mode(a->mode);
-	put_u16(out + 2, INODE_FIXED);
-	put_u32(out + 4, a->mode);
-	put_u32(out + 8, a->uid);
-	put_u32(out + 12, a->gid);
-	put_u32(out + 16, a->nlink);
-	put_u64(out + 24, a->size);
-	put_u64(out + 32, (uint64_t)a->atime_ns);
-	put_u64(out + 40, (uint64_t)a->mtime_ns);
-	put_u64(out + 48, (uint64_t)a->ctime_ns);
-	put_u64(out + 56, a->parent);
+	em_put_le16(out + 2, INODE_FIXED);
+	em_put_le32(out + 4, a->mode);
+	em_put_le32(out + 8, a->uid);
+	em_put_le32(out + 12, a->gid);
+	em_put_le32(out + 16, a->nlink);
+	em_put_le64(out + 24, a->size);
+	em_put_le64(out + 32, (uint64_t)a->atime_ns);
+	em_put_le64(out + 40, (uint64_t)a->mtime_ns);
+	em_put_le64(out + 48, (uint64_t)a->ctime_ns);
+	em_put_le64(out + 56, a->parent);
 	put_layout(out + 72, &a->layout);
-	put_u16(out + INODE_FIXED, in->tlen);
+	em_put_le16(out + INODE_FIXED, in->tlen);
 	memcpy(out + INODE_FIXED + 2, in->target, in->tlen);
 	return seal(out, INODE_FIXED + 2 + in->tlen);
 }
@@ -188,23 +150,23 @@ int em_meta_inode_decode(const void *buf, size_t len, struct em_meta_inode *out)
 	int rc = unseal(p, len, INODE_FIXED + 2, &body);
 	if (rc < 0)
 		return rc;
-	fixed = get_u16(p + 2);
+	fixed = em_get_le16(p + 2);
 	if (fixed < INODE_FIXED || fixed + 2 > body)
 		return -EUCLEAN;
 
 	struct em_meta_attr *a = &out->a;
 	memset(a, 0, sizeof(*a));
-	a->mode = get_u32(p + 4);
-	a->uid = get_u32(p + 8);
-	a->gid = get_u32(p + 12);
-	a->nlink = get_u32(p + 16);
-	a->size = get_u64(p + 24);
-	a->atime_ns = (int64_t)get_u64(p + 32);
-	a->mtime_ns = (int64_t)get_u64(p + 40);
-	a->ctime_ns = (int64_t)get_u64(p + 48);
-	a->parent = get_u64(p + 56);
+	a->mode = em_get_le32(p + 4);
+	a->uid = em_get_le32(p + 8);
+	a->gid = em_get_le32(p + 12);
+	a->nlink = em_get_le32(p + 16);
+	a->size = em_get_le64(p + 24);
+	a->atime_ns = (int64_t)em_get_le64(p + 32);
+	a->mtime_ns = (int64_t)em_get_le64(p + 40);
+	a->ctime_ns = (int64_t)em_get_le64(p + 48);
+	a->parent = em_get_le64(p + 56);
 	get_layout(p + 72, &a->layout);
-	out->tlen = get_u16(p + fixed);
+	out->tlen = em_get_le16(p + fixed);
 	if (out->tlen > EM_META_SYMLINK_MAX || fixed + 2 + out->tlen != body)
 		return -EUCLEAN;
 	memcpy(out->target, p + fixed + 2, out->tlen);
@@ -225,7 +187,7 @@ size_t em_meta_dentry_encode(const struct em_meta_dentry *d, uint8_t *out)
 {
 	out[0] = RECORD_VERSION;
 	out[1] = d->type;
-	put_u64(out + 2, d->ino);
+	em_put_le64(out + 2, d->ino);
 	return seal(out, 10);
 }
 
@@ -237,7 +199,7 @@ int em_meta_dentry_decode(const void *buf, size_t len, struct em_meta_dentry *ou
 	if (rc < 0)
 		return rc;
 	out->type = p[1];
-	out->ino = get_u64(p + 2);
+	out->ino = em_get_le64(p + 2);
 	if (out->type < EM_META_T_FILE || out->type > EM_META_T_SYMLINK || out->ino == 0)
 		return -EUCLEAN;
 	return 0;
@@ -246,9 +208,9 @@ int em_meta_dentry_decode(const void *buf, size_t len, struct em_meta_dentry *ou
 size_t em_meta_session_encode(const struct em_meta_session *s, uint8_t *out)
 {
 	out[0] = RECORD_VERSION;
-	put_u64(out + 1, s->client_id);
-	put_u64(out + 9, (uint64_t)s->created_ns);
-	put_u32(out + 17, s->uid);
+	em_put_le64(out + 1, s->client_id);
+	em_put_le64(out + 9, (uint64_t)s->created_ns);
+	em_put_le32(out + 17, s->uid);
 	return seal(out, 21);
 }
 
@@ -259,17 +221,17 @@ int em_meta_session_decode(const void *buf, size_t len, struct em_meta_session *
 	int rc = unseal(p, len, 21, &body);
 	if (rc < 0)
 		return rc;
-	out->client_id = get_u64(p + 1);
-	out->created_ns = (int64_t)get_u64(p + 9);
-	out->uid = get_u32(p + 17);
+	out->client_id = em_get_le64(p + 1);
+	out->created_ns = (int64_t)em_get_le64(p + 9);
+	out->uid = em_get_le32(p + 17);
 	return 0;
 }
 
 size_t em_meta_gc_encode(const struct em_meta_gc_entry *g, uint8_t *out)
 {
 	out[0] = RECORD_VERSION;
-	put_u64(out + 1, g->ino);
-	put_u64(out + 9, g->length);
+	em_put_le64(out + 1, g->ino);
+	em_put_le64(out + 9, g->length);
 	put_layout(out + 17, &g->layout);
 	return seal(out, 45);
 }
@@ -281,15 +243,15 @@ int em_meta_gc_decode(const void *buf, size_t len, struct em_meta_gc_entry *out)
 	int rc = unseal(p, len, 45, &body);
 	if (rc < 0)
 		return rc;
-	out->ino = get_u64(p + 1);
-	out->length = get_u64(p + 9);
+	out->ino = em_get_le64(p + 1);
+	out->length = em_get_le64(p + 9);
 	get_layout(p + 17, &out->layout);
 	return layout_ok(&out->layout) ? 0 : -EUCLEAN;
 }
 
 size_t em_meta_u64_encode(uint64_t v, uint8_t *out)
 {
-	put_u64(out, v);
+	em_put_le64(out, v);
 	return 8;
 }
 
@@ -297,6 +259,6 @@ int em_meta_u64_decode(const void *buf, size_t len, uint64_t *out)
 {
 	if (len != 8)
 		return -EUCLEAN;
-	*out = get_u64(buf);
+	*out = em_get_le64(buf);
 	return 0;
 }

@@ -32,6 +32,34 @@ static void reply_version(struct em_mgmt_service *s, struct em_rpc_req *req, int
 	em_rpc_reply(req, rc, rc ? NULL : buf, rc ? 0 : sizeof(buf));
 }
 
+/* The served version and one number more (heartbeat: the lease; create:
+ * the chains made). */
+static void reply_version_and(struct em_mgmt_service *s, struct em_rpc_req *req, uint32_t v)
+{
+	uint8_t buf[12];
+	em_put_le64(buf, s->r.version);
+	em_put_le32(buf + 8, v);
+	em_rpc_reply(req, 0, buf, sizeof(buf));
+}
+
+/* A request whose payload is read in place rather than by a proto.h decoder. */
+static void payload_dec(struct em_rpc_req *req, struct em_dec *d)
+{
+	size_t len;
+	const void *p = em_rpc_req_payload(req, &len);
+	em_dec_init(d, p, len);
+}
+
+/* Ends a change to a working copy (em_mgmt_work_copy) that came to rc:
+ * committed when it went well, else dropped. *w is consumed either way. */
+static int commit_if(struct em_mgmt_service *s, struct em_routing *w, int rc)
+{
+	if (rc == 0)
+		return em_mgmt_commit(s, w);
+	em_routing_clear(w);
+	return rc;
+}
+
 /* A target a node registers is either new or already that node's. */
 static int register_targets(struct em_routing *w, const struct em_mgmt_register *m)
 {
@@ -62,10 +90,7 @@ static void h_register(struct em_rpc_req *req, void *arg)
 		rc = em_routing_register_node(&w, m.node, m.addr, em_now_ms());
 		if (rc == 0)
 			rc = register_targets(&w, &m);
-		if (rc == 0)
-			rc = em_mgmt_commit(s, &w);
-		else
-			em_routing_clear(&w);
+		rc = commit_if(s, &w, rc);
 	}
 	if (rc == 0)
 		EM_INFO("mgmtd", "node %u registered at %s with %u target(s)", m.node, m.addr, m.n);
@@ -88,10 +113,7 @@ static void h_heartbeat(struct em_rpc_req *req, void *arg)
 		em_rpc_reply(req, rc, NULL, 0);
 		return;
 	}
-	uint8_t buf[12];
-	em_put_le64(buf, s->r.version);
-	em_put_le32(buf + 8, (uint32_t)s->o.hb_lease_ms);
-	em_rpc_reply(req, 0, buf, sizeof(buf));
+	reply_version_and(s, req, (uint32_t)s->o.hb_lease_ms);
 }
 
 static int encode_blob(struct em_mgmt_service *s)
@@ -118,10 +140,8 @@ static void h_get_routing(struct em_rpc_req *req, void *arg)
 	struct em_mgmt_service *s = arg;
 	if (!prelude(s, req))
 		return;
-	size_t len;
 	struct em_dec d;
-	const void *p = em_rpc_req_payload(req, &len);
-	em_dec_init(&d, p, len);
+	payload_dec(req, &d);
 	uint64_t have = em_dec_u64(&d);
 	if (em_dec_error(&d)) {
 		em_rpc_reply(req, -EBADMSG, NULL, 0);
@@ -151,22 +171,15 @@ static void h_offline_target(struct em_rpc_req *req, void *arg)
 	struct em_mgmt_service *s = arg;
 	if (!prelude(s, req))
 		return;
-	size_t len;
 	struct em_dec d;
-	const void *p = em_rpc_req_payload(req, &len);
-	em_dec_init(&d, p, len);
+	payload_dec(req, &d);
 	uint32_t target = em_dec_u32(&d);
 	int rc = em_dec_error(&d) ? -EBADMSG : 0;
 	struct em_routing w;
 	if (rc == 0)
 		rc = em_mgmt_work_copy(s, &w);
-	if (rc == 0) {
-		rc = em_routing_offline_target(&w, target);
-		if (rc == 0)
-			rc = em_mgmt_commit(s, &w);
-		else
-			em_routing_clear(&w);
-	}
+	if (rc == 0)
+		rc = commit_if(s, &w, em_routing_offline_target(&w, target));
 	if (rc == 0)
 		EM_INFO("mgmtd", "target %u offlined by the operator", target);
 	reply_version(s, req, rc);
@@ -223,11 +236,7 @@ static int create_chains(struct em_mgmt_service *s, const struct em_mgmt_create_
 		*nchains = t.nchains;
 		rc = em_mgmt_work_copy(s, &w);
 		if (rc == 0)
-			rc = em_routing_add_table(&w, &t, ids, 1);
-		if (rc == 0)
-			rc = em_mgmt_commit(s, &w);
-		else
-			em_routing_clear(&w);
+			rc = commit_if(s, &w, em_routing_add_table(&w, &t, ids, 1));
 		em_chain_table_free(&t);
 	}
 	free(ids);
@@ -251,10 +260,7 @@ static void h_create_chains(struct em_rpc_req *req, void *arg)
 		return;
 	}
 	EM_INFO("mgmtd", "created %u chain(s) of %u over %zu node(s)", n, m.replicas, s->r.nnodes);
-	uint8_t buf[12];
-	em_put_le64(buf, s->r.version);
-	em_put_le32(buf + 8, n);
-	em_rpc_reply(req, 0, buf, sizeof(buf));
+	reply_version_and(s, req, n);
 }
 
 static void h_list(struct em_rpc_req *req, void *arg)

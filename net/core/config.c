@@ -462,12 +462,17 @@ bool em_config_is_set(const struct em_config *cfg, const char *section, const ch
 	return find_entry(cfg, section, key) != NULL;
 }
 
+/* Whether section is an instance "prefix.NAME"; count and index must agree. */
+static bool is_instance(const char *section, const char *prefix, size_t plen)
+{
+	return strncmp(section, prefix, plen) == 0 && section[plen] == '.';
+}
+
 size_t em_config_instance_count(const struct em_config *cfg, const char *prefix)
 {
 	size_t n = 0, plen = strlen(prefix);
 	for (size_t i = 0; i < cfg->n_sections; i++)
-		if (strncmp(cfg->sections[i], prefix, plen) == 0 && cfg->sections[i][plen] == '.')
-			n++;
+		n += is_instance(cfg->sections[i], prefix, plen);
 	return n;
 }
 
@@ -475,7 +480,7 @@ const char *em_config_instance(const struct em_config *cfg, const char *prefix, 
 {
 	size_t plen = strlen(prefix);
 	for (size_t i = 0; i < cfg->n_sections; i++) {
-		if (strncmp(cfg->sections[i], prefix, plen) != 0 || cfg->sections[i][plen] != '.')
+		if (!is_instance(cfg->sections[i], prefix, plen))
 			continue;
 		if (idx-- == 0)
 			return cfg->sections[i];

@@ -1,13 +1,13 @@
 #!/bin/bash
-# Keep-alive enforcement of ember-nvmf, run inside the vm-run guest:
-#   tests/vm/vm-run -- tests/vm/nvmf-kato.sh BUILD/tools/ember-nvmf BUILD/tests/vm/nvmf_kato_probe
+# Keep-alive enforcement of ember-target's NVMe-oF target, run inside the vm-run guest:
+#   tests/vm/vm-run -- tests/vm/nvmf-kato.sh BUILD/tools/ember-target BUILD/tests/vm/nvmf_kato_probe
 # nvmf_kato_probe is a minimal NVMe-oF/RDMA host: one association keeps
 # sending keep-alives and must stay, one goes silent and must be dropped
 # within KATO + a margin.
 set -uo pipefail
 
-BIN=$(realpath "${1:?usage: nvmf-kato.sh EMBER_NVMF NVMF_KATO_PROBE}")
-PROBE=$(realpath "${2:?usage: nvmf-kato.sh EMBER_NVMF NVMF_KATO_PROBE}")
+BIN=$(realpath "${1:?usage: nvmf-kato.sh EMBER_TARGET NVMF_KATO_PROBE}")
+PROBE=$(realpath "${2:?usage: nvmf-kato.sh EMBER_TARGET NVMF_KATO_PROBE}")
 NQN=nqn.2024-01.io.ember:vm-kato
 HOST=nqn.2024-01.io.ember:kato-probe
 KATO=2000

@@ -1,5 +1,5 @@
 # Shared by the nvmf vm scripts (sourced, not run): TAP-ish checks and the
-# ember-nvmf process. Callers set BIN (ember-nvmf), work (a directory) and
+# ember-target process. Callers set BIN (ember-target), work (a directory) and
 # write "$work/target.ini" before start_target. The guest has no /dev/fd:
 # no process substitution here.
 failed=0
@@ -22,12 +22,12 @@ check() { # check "what" command...
 	fi
 }
 
-# Starts ember-nvmf and waits (bounded) for its "ready" line.
+# Starts ember-target and waits (bounded) for its "ready" line.
 start_target() {
 	EMBER_LOG=${EMBER_LOG:-info} "$BIN" -c "$work/target.ini" >>"$work/target.log" 2>&1 &
 	pid=$!
 	for _ in $(seq 150); do
-		tail -n 5 "$work/target.log" | grep -q 'ember-nvmf: ready' && return 0
+		tail -n 5 "$work/target.log" | grep -q 'ember-target: ready' && return 0
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.2
 	done

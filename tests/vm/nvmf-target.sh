@@ -1,12 +1,13 @@
 #!/bin/bash
-# NVMe-oF/RDMA acceptance test for ember-nvmf, run inside the vm-run guest:
-#   tests/vm/vm-run --nvme 1 --nvme-size 256M -- tests/vm/nvmf-target.sh BUILD/tools/ember-nvmf
+# NVMe-oF/RDMA acceptance test for ember-target's NVMe-oF target (a config
+# with only [nvmf] and [subsystem.NAME]), run inside the vm-run guest:
+#   tests/vm/vm-run --nvme 1 --nvme-size 256M -- tests/vm/nvmf-target.sh BUILD/tools/ember-target
 # The kernel host (nvme-rdma) and nvme-cli drive our target, which serves
 # /dev/ng0n1 (io_uring passthrough) on 192.0.2.1:4420. Every check prints
 # "ok"/"not ok"; the exit status is the number of failed checks (capped).
 set -uo pipefail
 
-BIN=$(realpath "${1:?usage: nvmf-target.sh PATH/TO/ember-nvmf}")
+BIN=$(realpath "${1:?usage: nvmf-target.sh PATH/TO/ember-target}")
 NQN=nqn.2024-01.io.ember:vm-test
 HOST=nqn.2024-01.io.ember:host-allowed
 DENIED=nqn.2024-01.io.ember:host-denied
@@ -60,7 +61,7 @@ start_target() {
 	EMBER_LOG=${EMBER_LOG:-debug} "$BIN" -c "$work/target.ini" >"$work/target.log" 2>&1 &
 	pid=$!
 	for _ in $(seq 100); do
-		grep -q 'ember-nvmf: ready' "$work/target.log" && return 0
+		grep -q 'ember-target: ready' "$work/target.log" && return 0
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.2
 	done

@@ -3,7 +3,7 @@
 #   tools/bench/nvmf.sh [BUILD_DIR]        (default BUILD_DIR: build)
 # Boots the vm-run guest and, in it, measures through the kernel host
 # (nvme-rdma) with fio: 4 KiB random read QD32 and 128 KiB sequential read
-# QD8, first against ember-nvmf serving /dev/ng0n1 (io_uring passthrough),
+# QD8, first against ember-target's NVMe-oF target serving /dev/ng0n1 (io_uring passthrough),
 # then against the kernel's nvmet-rdma serving the same drive (/dev/nvme0n1).
 # Ends with RESULT lines (DESIGN.md §7); exits 0 even when a goal is missed.
 set -uo pipefail
@@ -13,9 +13,9 @@ repo=$(cd "$here/../.." && pwd)
 
 if [[ ${1:-} != --guest ]]; then
 	build=$(realpath "${1:-$repo/build}")
-	[[ -x $build/tools/ember-nvmf ]] || { echo "nvmf.sh: no $build/tools/ember-nvmf (build first)"; exit 2; }
+	[[ -x $build/tools/ember-target ]] || { echo "nvmf.sh: no $build/tools/ember-target (build first)"; exit 2; }
 	exec "$repo/tests/vm/vm-run" --nvme 1 --nvme-size 1G --timeout 900 -- \
-		"$here/nvmf.sh" --guest "$build/tools/ember-nvmf"
+		"$here/nvmf.sh" --guest "$build/tools/ember-target"
 fi
 
 BIN=$2
@@ -69,7 +69,7 @@ namespace = /dev/ng0n1
 INI
 "$BIN" -c "$work/t.ini" >"$work/target.log" 2>&1 &
 pid=$!
-for _ in $(seq 100); do grep -q ready "$work/target.log" && break; sleep 0.2; done
+for _ in $(seq 100); do grep -q 'ember-target: ready' "$work/target.log" && break; sleep 0.2; done
 iops_e=0 bw_e=0
 measure "$ENQN" 4420 e || tail "$work/target.log"
 kill -TERM "$pid"; wait "$pid"

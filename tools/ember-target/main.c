@@ -1,6 +1,7 @@
-/* ember-target: serves chunk targets (one per SSD or file) over Ember's RPC.
- * The work is in block/service/daemon.c; this is argument parsing and
- * signal handling. */
+/* ember-target: serves chunk targets (one per SSD or file) over Ember's RPC
+ * and, when configured, the NVMe-oF/RDMA target (block/nvmf) in the same
+ * process. The work is in block/service/daemon.c; this is argument parsing
+ * and signal handling. */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -13,11 +14,21 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: ember-target [-c] CONFIG.ini\n\n"
-		"Serves the chunk targets of CONFIG over the listen addresses it names.\n"
-		"SIGTERM or SIGINT drains the requests in flight, checkpoints and exits.\n"
-		"Format a target first with `ember target format PATH`. Options of\n"
-		"CONFIG are described in docs/target.md. EMBER_LOG=debug for detail.\n");
+		"usage: ember-target [-c] CONFIG.ini\n"
+		"       ember-target --help-config   (every option, with defaults)\n\n"
+		"Serves the chunk targets of CONFIG over the listen addresses it names,\n"
+		"and its NVMe-oF subsystems. Prints \"ember-target: ready\" once serving.\n"
+		"SIGTERM or SIGINT disconnects NVMe-oF hosts, drains the requests in\n"
+		"flight, checkpoints and exits. Format a target first with\n"
+		"`ember target format PATH`. Options of CONFIG are described in\n"
+		"docs/target.md and docs/nvmf.md. EMBER_LOG=debug for detail.\n");
+}
+
+static void help_config(void)
+{
+	for (const struct em_cfg_option *o = em_td_config_schema(); o->section; o++)
+		printf("[%s] %s = %s\n    %s\n", o->section, o->key, o->def ? o->def : "(required)",
+		       o->help);
 }
 
 int main(int argc, char **argv)
@@ -26,6 +37,10 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
 			usage(stdout);
+			return 0;
+		}
+		if (strcmp(argv[i], "--help-config") == 0) {
+			help_config();
 			return 0;
 		}
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc && !config)
@@ -53,6 +68,9 @@ int main(int argc, char **argv)
 	struct em_td *d;
 	if (em_td_start(config, &d))
 		return 1;
+	/* For scripts: everything listens now. */
+	printf("ember-target: ready\n");
+	fflush(stdout);
 	int sig = 0;
 	sigwait(&set, &sig);
 	EM_INFO("target", "%s received", strsignal(sig));

@@ -9,8 +9,18 @@
  * carries on through the routing change; the daemon restarts, waits to be
  * offlined, resyncs and serves again. At the end every replica is read
  * directly through its chunk service: each acknowledged byte is there,
- * and the three copies of each chunk are identical. Stale chain versions
- * and writes to a non-head target are refused with their codes. */
+ * and the three copies of each chunk are identical. Chain truncates and
+ * removes reach every replica. Stale chain versions and writes to a
+ * non-head target are refused with their codes.
+ *
+ *   test_chain PATH/ember-mgmtd PATH/ember-storage soak
+ *
+ * runs the soak of soak.c on the same cluster instead, and
+ *
+ *   test_chain PATH/ember-mgmtd PATH/ember-storage basic|soak rdma IP DEV1 DEV2 DEV3
+ *
+ * runs either over verbs, every daemon listening on IP, their targets on
+ * the devices (the vm tier: the guest's file systems have no O_DIRECT). */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,24 +37,19 @@
 #include "fs/chain/proto.h"
 #include "fs/mgmt/client.h"
 #include "tap.h"
+#include "chain_test.h"
 
-#define NNODES 3
 #define NCHUNK 4
 #define CHUNK (256u << 10)
 #define ROUNDS 3
 #define LEASE_MS 1500
 
-static const char secret[] = "chain integration secret";
-static char dir[64], mgmtd_exe[512], storage_exe[512], mgmtd_url[128];
+const char secret[] = "chain integration secret";
+char dir[64], mgmtd_url[128];
+static char mgmtd_exe[512], storage_exe[512], listen_url[128];
+static const char *devs[NNODES]; /* NULL: a file in dir */
 static pid_t mgmtd_pid;
-
-struct node {
-	pid_t pid;
-	char url[128];
-	char ini[128];
-	uint32_t target;
-};
-static struct node nodes[NNODES];
+struct node nodes[NNODES];
 
 /* Starts a daemon and waits for its "NAME: ready URL" line. */
 static pid_t spawn(const char *exe, const char *ini, const char *name, char *url)
@@ -80,16 +85,19 @@ static int write_file(const char *path, const char *text)
 	return fclose(f) ? -errno : 0;
 }
 
-static int start_node(int i, bool first)
+int start_node(int i, bool first)
 {
 	struct node *n = &nodes[i];
 	char text[1024], path[128];
 	snprintf(path, sizeof(path), "%s/t%d", dir, i + 1);
+	if (devs[i])
+		snprintf(path, sizeof(path), "%s", devs[i]);
 	if (first) {
-		int fd = open(path, O_CREAT | O_RDWR, 0600);
-		if (fd < 0 || ftruncate(fd, 512ll << 20) < 0)
+		int fd = devs[i] ? -2 : open(path, O_CREAT | O_RDWR, 0600);
+		if (fd == -1 || (fd >= 0 && ftruncate(fd, 512ll << 20) < 0))
 			return -errno;
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 		struct em_engine_format_opts fo = { 0 };
 		int rc = em_engine_format(path, &fo);
 		if (rc)
@@ -103,7 +111,7 @@ static int start_node(int i, bool first)
 		 "[storage]\nnode = %d\nlisten = %s\nmgmtd = %s\nsecret_file = %s/secret\n"
 		 "heartbeat_interval = 200ms\nforward_timeout = 20s\n"
 		 "[target.t%d]\npath = %s\nid = %u\n",
-		 i + 1, first ? "tcp://127.0.0.1:0" : n->url, mgmtd_url, dir, i + 1, path,
+		 i + 1, first ? listen_url : n->url, mgmtd_url, dir, i + 1, path,
 		 n->target);
 	if (write_file(n->ini, text))
 		return -EIO;
@@ -117,6 +125,7 @@ static struct em_reactor *reactor;
 static struct em_net *net;
 static struct em_rpc *rpc;
 static struct em_mgmt_client *admin;
+uint32_t chain_id;
 
 static int list(struct em_mgmt_list *l)
 {
@@ -131,7 +140,7 @@ static int list(struct em_mgmt_list *l)
 }
 
 /* The first chain, copied; 0 on success. */
-static int get_chain(struct em_chain *out)
+int get_chain(struct em_chain *out)
 {
 	struct em_mgmt_list l;
 	int rc = list(&l);
@@ -143,7 +152,7 @@ static int get_chain(struct em_chain *out)
 	return rc;
 }
 
-static bool all_serving(void)
+bool all_serving(void)
 {
 	struct em_chain c;
 	if (get_chain(&c))
@@ -157,7 +166,6 @@ static bool all_serving(void)
 /* ---- the writer ------------------------------------------------------------ */
 
 static struct em_chain_client *cl;
-static uint32_t chain_id;
 static uint8_t model[NCHUNK][CHUNK], known[NCHUNK][CHUNK];
 static unsigned acked, failed;
 static uint64_t rng = 88172645463325252ull;
@@ -208,6 +216,29 @@ static void write_for(uint64_t ms)
 }
 
 /* ---- verification ------------------------------------------------------------ */
+
+/* Query (and with data, read) chunk id on node i through its chunk
+ * service: the result's status, *m filled when it exists. */
+int replica_get(int i, const struct em_chunk_id *id, struct em_chunk_meta *m, void *data,
+		uint32_t len)
+{
+	struct em_cs_client *c;
+	struct em_cs_client_opts o = { .url = nodes[i].url, .secret = secret,
+				       .secret_len = strlen(secret) };
+	int rc = em_cs_client_create(&o, &c);
+	if (rc)
+		return rc;
+	struct em_cs_io io = { .item = { .target = nodes[i].target, .id = *id, .len = len },
+			       .data = data };
+	struct em_cs_result res;
+	rc = em_cs_client_batch(c, EM_CS_QUERY, &io, 1, &res);
+	if (rc == 0 && res.status == 0)
+		*m = res.meta;
+	if (rc == 0 && res.status == 0 && data)
+		rc = em_cs_client_batch(c, EM_CS_READ, &io, 1, &res);
+	em_cs_client_destroy(c);
+	return rc ? rc : res.status;
+}
 
 static void verify(void)
 {
@@ -268,11 +299,6 @@ static void verify(void)
 
 /* ---- version and head checks ------------------------------------------------- */
 
-struct raw {
-	bool done;
-	int status;
-};
-
 static void raw_done(void *arg, int status, const void *p, size_t len)
 {
 	(void)p;
@@ -282,19 +308,58 @@ static void raw_done(void *arg, int status, const void *p, size_t len)
 	w->status = status;
 }
 
+int raw_start(const char *url, uint16_t method, const void *req, size_t len,
+	      const struct em_rpc_call_opts *co, struct raw *w)
+{
+	memset(w, 0, sizeof(*w));
+	return em_rpc_call(rpc, url, EM_CHAIN_SERVICE, method, req, len, co, raw_done, w);
+}
+
+int raw_wait(struct raw *w)
+{
+	while (!w->done)
+		em_reactor_run_once(reactor, 10);
+	return w->status;
+}
+
 static int raw_write(const char *url, uint32_t target, uint64_t ver)
 {
 	struct em_chain_update_req u = { .chain = chain_id, .chain_ver = ver, .target = target,
 					 .id = chunk_id(0) };
 	uint8_t req[EM_CHAIN_UPDATE_REQ_SIZE];
 	int n = em_chain_enc_update(req, sizeof(req), &u);
-	struct raw w = { 0 };
-	if (n < 0 || em_rpc_call(rpc, url, EM_CHAIN_SERVICE, EM_CHAIN_WRITE, req, (size_t)n, NULL,
-				 raw_done, &w))
+	struct raw w;
+	if (n < 0 || raw_start(url, EM_CHAIN_WRITE, req, (size_t)n, NULL, &w))
 		return -EIO;
-	while (!w.done)
-		em_reactor_run_once(reactor, 10);
-	return w.status;
+	return raw_wait(&w);
+}
+
+/* Truncate and remove through the chain reach every replica. */
+static void trims(void)
+{
+	static uint8_t got[CHUNK];
+	struct em_chunk_id id0 = chunk_id(0), id1 = chunk_id(1), idn = chunk_id(NCHUNK);
+	struct em_chain_ack ack0, ack;
+	is_int(em_chain_truncate(cl, chain_id, &id0, 1000, &ack0), 0, "truncate a chunk");
+	is_int(ack0.length, 1000, "the truncate's answer has the new length");
+	is_int(em_chain_remove(cl, chain_id, &id1), 0, "remove a chunk");
+	is_int(em_chain_remove(cl, chain_id, &id1), 0, "remove it again: still 0");
+	is_int(em_chain_truncate(cl, chain_id, &idn, 4096, &ack), 0,
+	       "truncate a chunk that does not exist");
+	is_int(ack.length, 0, "it is not created");
+	unsigned good = 0;
+	for (int i = 0; i < NNODES; i++) {
+		struct em_chunk_meta m = { 0 };
+		bool ok0 = replica_get(i, &id0, &m, got, 1000) == 0 && m.length == 1000 &&
+			   m.commit_ver == ack0.commit_ver && !m.pending_ver;
+		for (uint32_t b = 0; ok0 && b < 1000; b++)
+			ok0 = !known[0][b] || got[b] == model[0][b];
+		good += ok0 && replica_get(i, &id1, &m, NULL, 0) == -ENOENT &&
+			replica_get(i, &idn, &m, NULL, 0) == -ENOENT;
+	}
+	is_int(good, NNODES, "every replica: truncated chunk cut with its bytes, removed chunks gone");
+	is_int(em_chain_read(cl, chain_id, &id1, 0, got, 16), -ENOENT,
+	       "a read of the removed chunk: ENOENT");
 }
 
 static void refusals(void)
@@ -326,9 +391,9 @@ static int setup(void)
 	write_file(path, secret);
 	snprintf(path, sizeof(path), "%s/mgmtd.ini", dir);
 	snprintf(text, sizeof(text),
-		 "[mgmtd]\nlisten = tcp://127.0.0.1:0\nkv = lmdb:%s/kv\nsecret_file = %s/secret\n"
+		 "[mgmtd]\nlisten = %s\nkv = lmdb:%s/kv\nsecret_file = %s/secret\n"
 		 "heartbeat_lease = %dms\nprimary_lease = 10s\ntick = 100ms\n",
-		 dir, dir, LEASE_MS);
+		 listen_url, dir, dir, LEASE_MS);
 	write_file(path, text);
 	mgmtd_pid = spawn(mgmtd_exe, path, "ember-mgmtd", mgmtd_url);
 	if (mgmtd_pid <= 0)
@@ -370,11 +435,16 @@ static int setup(void)
 	if (rc == 0)
 		rc = get_chain(&c);
 	chain_id = c.id;
+	return rc ? rc : chain_client(42, &cl);
+}
+
+int chain_client(uint64_t id, struct em_chain_client **out)
+{
 	const char *mg[1] = { mgmtd_url };
 	struct em_chain_client_opts co = { .mgmtd = mg, .n_mgmtd = 1, .secret = secret,
-					   .secret_len = strlen(secret), .client_id = 42,
+					   .secret_len = strlen(secret), .client_id = id,
 					   .timeout_ms = 60000 };
-	return rc ? rc : em_chain_client_create(&co, &cl);
+	return em_chain_client_create(&co, out);
 }
 
 static bool wait_all_serving(uint64_t ms)
@@ -418,25 +488,34 @@ static void round_kill(int r)
 
 int main(int argc, char **argv)
 {
-	if (argc != 3) {
-		fprintf(stderr, "usage: test_chain PATH/ember-mgmtd PATH/ember-storage\n");
+	bool soak_mode = argc >= 4 && !strcmp(argv[3], "soak");
+	if (argc != 3 && argc != 4 && argc != 6 + NNODES) {
+		fprintf(stderr, "usage: test_chain PATH/ember-mgmtd PATH/ember-storage "
+				"[basic|soak [tcp|rdma IP DEV1 DEV2 DEV3]]\n");
 		return 2;
 	}
+	bool remote = argc == 6 + NNODES;
+	snprintf(listen_url, sizeof(listen_url), "%s://%s:0", remote ? argv[4] : "tcp",
+		 remote ? argv[5] : "127.0.0.1");
+	for (int i = 0; remote && i < NNODES; i++)
+		devs[i] = argv[6 + i];
 	snprintf(mgmtd_exe, sizeof(mgmtd_exe), "%s", argv[1]);
 	snprintf(storage_exe, sizeof(storage_exe), "%s", argv[2]);
 	snprintf(dir, sizeof(dir), "/tmp/ember-chain-XXXXXX");
 	if (!mkdtemp(dir))
 		return 1;
 	signal(SIGPIPE, SIG_IGN);
-	int rc = setup();
-	is_int(rc, 0, "mgmtd, three storage daemons, one chain of three");
-	if (rc == 0) {
+	int rc = setup(), soak_status = 0;
+	if (soak_mode) {
+		soak_status = soak(rc); /* its own TAP stream: tap.h counts per file */
+	} else if (ok(rc == 0, "mgmtd, three storage daemons, one chain of three")) {
 		ok(wait_all_serving(10000), "the chain serves");
 		write_for(1000);
 		ok(acked > 0 && failed == 0, "writes are acknowledged");
 		for (int r = 0; r < ROUNDS; r++)
 			round_kill(r);
 		verify();
+		trims();
 		refusals();
 		printf("# %u writes acknowledged, %u failed\n", acked, failed);
 	}
@@ -455,5 +534,5 @@ int main(int argc, char **argv)
 	if (!getenv("EMBER_KEEP") && system(cmd)) {
 		/* best effort */
 	}
-	return tap_done();
+	return soak_mode ? soak_status : tap_done();
 }
