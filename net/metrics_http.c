@@ -66,6 +66,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	return answer(conn, MHD_HTTP_OK, text, len, CONTENT_TYPE);
 }
 
+/* libmicrohttpd hands us its own format string; it is not ours to check. */
+static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char line[256];
