@@ -48,7 +48,9 @@ static void hb_done(void *arg, int status, const void *p, size_t len)
 		return;
 	struct em_mgmt_client *c = hb->c;
 	if (status == 0 && len >= 12) {
-		hb->acked_ms = em_now_ms();
+		/* mgmtd saw this node alive no earlier than the send; a reply that
+		 * sat in a frozen process's socket must not count as fresh. */
+		hb->acked_ms = hb->sent_ms;
 		hb->lease_ms = em_get_le32((const uint8_t *)p + 8);
 		note_version(c, p, len);
 	} else if (status == -ENOENT) {
@@ -103,6 +105,7 @@ static int send_heartbeat(struct em_mgmt_client *c)
 	struct em_enc e;
 	em_enc_init(&e, buf, sizeof(buf));
 	em_mgmt_enc_heartbeat(&e, &m);
+	hb->sent_ms = em_now_ms();
 	return em_mgmt_call(c, EM_MGMT_HEARTBEAT, buf, e.len, hb_done, hb);
 }
 

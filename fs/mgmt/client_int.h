@@ -15,6 +15,7 @@ struct em_mgmt_hb {
 	struct em_timer *timer;
 	bool registered, in_flight, stopped;
 	uint64_t acked_ms, lease_ms;
+	uint64_t sent_ms;  /* when the heartbeat in flight left: its reply vouches for then */
 };
 
 struct em_mgmt_client {
