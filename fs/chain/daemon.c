@@ -13,6 +13,7 @@
 #include "fs/chain/server.h"
 #include "fs/mgmt/client.h"
 #include "net/core/log.h"
+#include "net/metrics_http.h"
 
 #define MAX_SECRET 4096
 #define MAX_MGMTD 16
@@ -46,6 +47,8 @@ static void build_schema(void)
 		full_schema[n++] = sd_schema[i];
 	for (size_t i = 0; em_net_cfg_schema[i].section && n < 63; i++)
 		full_schema[n++] = em_net_cfg_schema[i];
+	for (size_t i = 0; em_metrics_cfg_schema[i].section && n < 63; i++)
+		full_schema[n++] = em_metrics_cfg_schema[i];
 	full_schema[n] = (struct em_cfg_option)EM_CFG_END;
 }
 
@@ -57,6 +60,7 @@ struct sd {
 	struct em_cs_server *cs;
 	struct em_mgmt_client *mgmt;
 	struct em_chain_server *chain;
+	struct em_metrics_http *http;
 	struct em_engine *eng[EM_MGMT_MAX_TARGETS];
 	uint32_t ids[EM_MGMT_MAX_TARGETS];
 	unsigned n;
@@ -231,6 +235,11 @@ static int setup(struct sd *d, const char *path)
 	rc = open_targets(d);
 	if (rc == 0)
 		rc = listen_all(d);
+	if (rc == 0) {
+		rc = em_metrics_http_from_config(d->cfg, &d->http);
+		if (rc)
+			EM_ERR("storage", "[metrics]: %s", em_strerror(rc));
+	}
 	return rc;
 }
 
@@ -270,6 +279,7 @@ static int serve(struct sd *d)
 
 static void teardown(struct sd *d)
 {
+	em_metrics_http_stop(d->http);
 	if (d->mgmt)
 		em_mgmt_heartbeat_stop(d->mgmt);
 	if (d->chain)
