@@ -19,6 +19,8 @@ packages=(
 	# vm tier (tests/vm/README.md): QEMU guest with soft-RoCE and emulated NVMe
 	qemu-system-x86 busybox-static cpio kmod rdma-core ibverbs-providers ibverbs-utils
 	rdmacm-utils perftest nvme-cli fio iproute2
+	# the fio ioengine (tools/fio) builds against fio's source: dpkg-source
+	dpkg-dev
 )
 
 missing=()
@@ -27,9 +29,19 @@ for p in "${packages[@]}"; do
 done
 if [ ${#missing[@]} -eq 0 ]; then
 	echo "setup-deps: all ${#packages[@]} packages present"
-	exit 0
+else
+	echo "setup-deps: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q
+	apt-get install -y -q "${missing[@]}"
 fi
-echo "setup-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -q
-apt-get install -y -q "${missing[@]}"
+
+# The installed fio's source, configured, for the fio ioengine
+# (-Dfio_source=, which tests/run.sh passes). Fetched once into
+# /var/cache/ember-fio with a private apt source list; cached afterwards.
+# A failed fetch must not stop every other tier: the 'fio' test fails loudly.
+if fio_src=$("$(dirname "$0")/../tools/fio/fetch-fio-src.sh"); then
+	echo "setup-deps: fio source in $fio_src"
+else
+	echo "setup-deps: WARNING: could not fetch fio's source; the integration test 'fio' will fail" >&2
+fi
