@@ -25,11 +25,11 @@
  * this node, or a WRITE reached a target that is not the chain's head;
  * -EM_ETARGETOFFLINE the target may not serve this (not serving/syncing,
  * or its daemon lost its mgmtd lease); -EM_ENOTCOMMITTED a read hit a
- * chunk with a pending version; -EM_EVERSION an UPDATE does not follow the
- * receiver's version (the sender resends the whole chunk); -EM_ECHECKSUM
- * pulled bytes or a successor's committed chunk differ; -EAGAIN the same
- * (client, channel, seq) is still in flight; -EALREADY a newer seq of that
- * channel was already applied.
+ * chunk with a pending version or one being replaced; -EM_EVERSION an
+ * UPDATE does not follow the receiver's version (the sender resends the
+ * whole chunk); -EM_ECHECKSUM pulled bytes or a successor's committed
+ * chunk differ; -EAGAIN the same (client, channel, seq) is still in
+ * flight; -EALREADY a newer seq of that channel was already applied.
  */
 #ifndef EMBER_FS_CHAIN_PROTO_H
 #define EMBER_FS_CHAIN_PROTO_H

@@ -300,6 +300,10 @@ static void on_replace_removed(void *arg, int status, const struct em_chunk_meta
 
 static void replace(struct ch_wop *op)
 {
+	/* A serving replica gets replaces too (a repair at a new head, a
+	 * successor that missed a version, a forward begun while it was
+	 * syncing): readers must wait rather than find the chunk gone. */
+	ch_hide(op->t, &op->u.id);
 	int rc = em_chunk_remove(op->t->eng, &op->u.id, on_replace_removed, op);
 	if (rc == -ENOENT)
 		apply(op);
