@@ -340,10 +340,12 @@ static int start_update(struct em_chunk_op *op)
 {
 	struct em_engine *e = op->e;
 	const struct em_chunk_meta *m = &op->ent->meta;
-	if (op->u.update_ver <= m->commit_ver)
+	bool replace = op->u.flags & EM_CHUNK_REPLACE;
+	if (op->u.update_ver <= m->commit_ver && !replace)
 		return -EM_EVERSION;
 	struct update_plan p = { 0 };
-	if (m->commit_ver) {
+	/* A replace has no base: with none, its bytes go to a new slot. */
+	if (m->commit_ver && !replace) {
 		p.base_len = m->length;
 		p.base_crc = m->crc;
 		p.base_loc = m->loc;
@@ -357,6 +359,12 @@ static int start_update(struct em_chunk_op *op)
 		p.new_len = off + len > p.base_len ? off + len : p.base_len;
 	}
 	op->rec.meta = *m;
+	if (replace && !(op->u.flags & EM_CHUNK_COMMIT) && op->u.update_ver <= m->commit_ver) {
+		/* The format holds a pending version only above the committed
+		 * one: the replaced committed version leaves in this record. */
+		op->rec.meta.commit_ver = op->rec.meta.length = op->rec.meta.crc = 0;
+		op->rec.meta.loc = 0;
+	}
 	if (p.new_len == 0) {
 		write_pending(op, 0, 0, 0);
 		return 0;
@@ -505,7 +513,8 @@ int em_chunk_update(struct em_engine *e, const struct em_chunk_update *u, em_chu
 		    void *arg)
 {
 	if (u->offset > EM_CHUNK_MAX_SIZE || u->len > EM_CHUNK_MAX_SIZE - u->offset ||
-	    u->update_ver == 0 || (u->flags & ~EM_CHUNK_COMMIT))
+	    u->update_ver == 0 || (u->flags & ~(EM_CHUNK_COMMIT | EM_CHUNK_REPLACE)) ||
+	    ((u->flags & EM_CHUNK_REPLACE) && u->offset))
 		return -EINVAL;
 	return submit_op(e, EM_OP_UPDATE, u, cb, arg);
 }

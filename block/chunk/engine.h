@@ -111,6 +111,15 @@ void em_engine_get_stats(const struct em_engine *e, struct em_engine_stats *out)
 
 #define EM_CHUNK_COMMIT 0x1u       /* update: commit in the same record */
 #define EM_CHUNK_READ_PENDING 0x2u /* read: the pending version */
+/* update: the data is the whole new chunk, [0, len) with offset 0, at any
+ * update_ver (even one not above commit_ver): copied into a new slot and
+ * switched in by one record, so a crash or an error leaves the old chunk or
+ * the new one, never neither; the old slot is freed once the record is
+ * durable. Without COMMIT the new bytes become the pending version and the
+ * committed one stays until the commit, unless update_ver does not exceed
+ * it: then the same record drops it (a pending version is always the newer),
+ * and the chunk holds only the new pending version. */
+#define EM_CHUNK_REPLACE 0x4u
 
 struct em_chunk_update {
 	struct em_chunk_id id;

@@ -23,9 +23,6 @@ struct ch_lock {
 	struct ch_lock *next;
 	struct em_chunk_id id;
 	struct ch_waiter *head, *tail;
-	/* The holder rewrites the chunk from nothing (ch_hide): until the
-	 * lock is released reads answer "not committed". */
-	bool hidden;
 };
 
 /* Last request of one (client, channel) and, once finished, its answer. */
@@ -101,10 +98,6 @@ void ch_refresh(struct em_chain_server *s);
  * once it is granted. */
 bool ch_lock(struct ch_target *t, const struct em_chunk_id *id, void (*fn)(void *), void *arg);
 void ch_unlock(struct ch_target *t, const struct em_chunk_id *id);
-/* For the holder of id's lock about to remove the chunk and write it
- * again (a whole-chunk replace): between the two the engine has no such
- * chunk, and a serving replica must not tell a reader so. */
-void ch_hide(struct ch_target *t, const struct em_chunk_id *id);
 
 struct ch_dedup *ch_dedup_get(struct ch_target *t, uint64_t client, uint32_t channel);
 

@@ -144,9 +144,6 @@ void ch_unlock(struct ch_target *t, const struct em_chunk_id *id)
 		free(l);
 		return;
 	}
-	/* Ownership passes straight to the next waiter, which has hidden
-	 * nothing yet. */
-	l->hidden = false;
 	l->head = w->next;
 	if (!l->head)
 		l->tail = NULL;
@@ -154,19 +151,6 @@ void ch_unlock(struct ch_target *t, const struct em_chunk_id *id)
 	void *arg = w->arg;
 	free(w);
 	fn(arg);
-}
-
-void ch_hide(struct ch_target *t, const struct em_chunk_id *id)
-{
-	struct ch_lock *l = *lock_slot(t, id);
-	if (l)
-		l->hidden = true;
-}
-
-static bool hidden(struct ch_target *t, const struct em_chunk_id *id)
-{
-	struct ch_lock *l = *lock_slot(t, id);
-	return l && l->hidden;
 }
 
 /* ---- duplicate records ------------------------------------------------ */
@@ -267,10 +251,6 @@ static void handle_read(struct em_rpc_req *req, void *arg)
 		rc = ch_admit(s, rd->q.target, rd->q.chain, rd->q.chain_ver, &t, &v);
 	if (rc == 0 && v.state != EM_PUB_SERVING)
 		rc = -EM_ETARGETOFFLINE;
-	/* A replace in progress has removed the chunk and not yet written it
-	 * back: "no such chunk" would deny acknowledged bytes. */
-	if (rc == 0 && hidden(t, &rd->q.id))
-		rc = -EM_ENOTCOMMITTED;
 	struct em_chunk_meta m;
 	if (rc == 0)
 		rc = em_chunk_query(t->eng, &rd->q.id, &m);

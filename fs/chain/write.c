@@ -265,49 +265,29 @@ static void on_applied(void *arg, int status, const struct em_chunk_meta *m)
 	forward(op);
 }
 
-/* Applies op->u at op->ver, committing in the same record at the tail. */
+/* Applies op->u at op->ver, committing in the same record at the tail. A
+ * REPLACE is one engine update (EM_CHUNK_REPLACE) whatever the replica
+ * held: the old chunk stays until the record switching to the new bytes is
+ * durable, so a failed or interrupted replace never loses it, and until the
+ * commit the pending version makes reads answer "not committed". */
 static void apply(struct ch_wop *op)
 {
 	struct ch_view v;
 	ch_view(op->s, op->t, &v);
 	uint32_t flags = v.succ ? 0 : EM_CHUNK_COMMIT;
 	uint32_t cv = (uint32_t)op->u.chain_ver;
+	if (op->u.op == EM_CHAIN_OP_REPLACE)
+		flags |= EM_CHUNK_REPLACE;
 	struct em_chunk_update u = { .id = op->u.id, .offset = op->u.offset, .len = op->u.len,
 				     .data = op->in ? op->in->data : NULL, .update_ver = op->ver,
 				     .chain_ver = cv, .flags = flags };
-	bool trunc = op->u.op == EM_CHAIN_OP_TRUNCATE ||
-		     (op->u.op == EM_CHAIN_OP_REPLACE && !op->u.len);
-	int rc = trunc ? em_chunk_truncate(op->t->eng, &op->u.id,
-					   op->u.op == EM_CHAIN_OP_TRUNCATE ? op->u.offset : 0,
-					   op->ver, cv, flags, on_applied, op)
-		       : em_chunk_update(op->t->eng, &u, on_applied, op);
+	int rc;
+	if (op->u.op == EM_CHAIN_OP_TRUNCATE)
+		rc = em_chunk_truncate(op->t->eng, &op->u.id, op->u.offset, op->ver, cv, flags,
+				       on_applied, op);
+	else
+		rc = em_chunk_update(op->t->eng, &u, on_applied, op);
 	if (rc)
-		finish(op, rc);
-}
-
-/* A whole-chunk replace drops what the replica held first, so nothing of
- * the old chunk survives past the new length. */
-static void on_replace_removed(void *arg, int status, const struct em_chunk_meta *m)
-{
-	(void)m;
-	struct ch_wop *op = arg;
-	if (status && status != -ENOENT) {
-		finish(op, status);
-		return;
-	}
-	apply(op);
-}
-
-static void replace(struct ch_wop *op)
-{
-	/* A serving replica gets replaces too (a repair at a new head, a
-	 * successor that missed a version, a forward begun while it was
-	 * syncing): readers must wait rather than find the chunk gone. */
-	ch_hide(op->t, &op->u.id);
-	int rc = em_chunk_remove(op->t->eng, &op->u.id, on_replace_removed, op);
-	if (rc == -ENOENT)
-		apply(op);
-	else if (rc)
 		finish(op, rc);
 }
 
@@ -407,7 +387,7 @@ static void locked(void *arg)
 		remove_start(op);
 		return;
 	case EM_CHAIN_OP_REPLACE:
-		replace(op);
+		apply(op);
 		return;
 	default:
 		break;

@@ -5,7 +5,9 @@
  * parent kills it at a random moment, 50 times. After every kill the target
  * must open, every acknowledged version must be there, and whatever version
  * a chunk has must read back whole with the right bytes and checksum: a
- * write nobody acknowledged may appear, but never half.
+ * write nobody acknowledged may appear, but never half. Whole-chunk replaces
+ * are in the mix: a chunk is its old content or its new one, never missing
+ * (every acknowledged version is checked) and never mixed.
  *
  * Torn tails: a child writes two chunks and exits without closing; the
  * parent zeroes or corrupts the last log page; the second write must vanish
@@ -38,21 +40,30 @@ static uint32_t mix(uint32_t c, uint32_t v)
 	return h ^ (h >> 13);
 }
 
-/* Each chunk cycles through: truncate to 0, rewrite from offset 0, append. */
+/* Each chunk cycles through: truncate to 0, rewrite from offset 0, append,
+ * whole-chunk replace (EM_CHUNK_REPLACE; every other one committed by a
+ * separate commit, so a kill can find it pending). A replace is mostly
+ * shorter than what it replaces: a mix of old and new would show. */
 static uint32_t piece_len(uint32_t c, uint32_t v)
 {
-	switch (v % 3) {
+	switch (v % 4) {
 	case 1: return 0;
 	case 2: return 1 + mix(c, v) % 150000;
-	default: return 1 + mix(c, v) % 20000;
+	case 3: return 1 + mix(c, v) % 20000;
+	default: return 1 + mix(c, v) % 60000;
 	}
+}
+
+static bool replace_pending_first(uint32_t v)
+{
+	return v % 8 == 0;
 }
 
 static uint32_t content(uint32_t c, uint32_t v, uint8_t *out)
 {
-	if (v % 3 == 1 || v == 0)
+	if (v % 4 == 1 || v == 0)
 		return 0;
-	uint32_t base = v % 3 == 2 ? 0 : content(c, v - 1, out);
+	uint32_t base = v % 4 == 3 ? content(c, v - 1, out) : 0;
 	uint32_t n = piece_len(c, v);
 	cu_fill(out + base, n, (uint64_t)c << 32 | v);
 	return base + n;
@@ -82,19 +93,37 @@ static void written(void *arg, int status, const struct em_chunk_meta *m)
 	write_next(w);
 }
 
+static void replaced(void *arg, int status, const struct em_chunk_meta *m)
+{
+	struct writer *w = arg;
+	struct em_chunk_id id = cu_id(w->c);
+	if (status < 0 || m->pending_ver != w->v)
+		_exit(7);
+	if (em_chunk_commit(w->e, &id, w->v, written, w) < 0)
+		_exit(8);
+}
+
 static void write_next(struct writer *w)
 {
 	struct em_chunk_id id = cu_id(w->c);
-	if (w->v % 3 == 1) {
+	if (w->v % 4 == 1) {
 		if (em_chunk_truncate(w->e, &id, 0, w->v, 0, EM_CHUNK_COMMIT, written, w) < 0)
 			_exit(5);
 		return;
 	}
-	uint32_t n = piece_len(w->c, w->v), off = w->v % 3 == 2 ? 0 : w->len;
+	uint32_t n = piece_len(w->c, w->v), off = w->v % 4 == 3 ? w->len : 0;
 	cu_fill(w->buf, n, (uint64_t)w->c << 32 | w->v);
 	struct em_chunk_update u = { .id = id, .offset = off, .len = n, .data = w->buf,
 				     .update_ver = w->v, .flags = EM_CHUNK_COMMIT };
-	if (em_chunk_update(w->e, &u, written, w) < 0)
+	em_chunk_cb cb = written;
+	if (w->v % 4 == 0) {
+		u.flags = EM_CHUNK_REPLACE | EM_CHUNK_COMMIT;
+		if (replace_pending_first(w->v)) {
+			u.flags = EM_CHUNK_REPLACE;
+			cb = replaced;
+		}
+	}
+	if (em_chunk_update(w->e, &u, cb, w) < 0)
 		_exit(6);
 }
 
@@ -110,6 +139,7 @@ static void writer_child(void)
 		struct em_chunk_meta m = { 0 };
 		struct em_chunk_id id = cu_id(c);
 		em_chunk_query(e, &id, &m);
+		/* A replace the last kill left pending is simply redone. */
 		w[c] = (struct writer){ .e = e, .ackfd = ackfd, .c = c, .v = m.commit_ver + 1,
 					.len = m.length };
 		write_next(&w[c]);
@@ -122,7 +152,20 @@ static void writer_child(void)
 
 static uint8_t expect[200000], got[200000];
 
-static int verify(const uint32_t *acked, int *unacked_seen)
+/* Whatever version of chunk c the target holds (committed, or pending if
+ * flags say so) reads back whole and equal to what that version wrote. */
+static int check_version(struct em_engine *e, uint32_t c, uint32_t v, uint32_t flags)
+{
+	uint32_t n = content(c, v, expect);
+	int r = cu_read(e, c, 0, sizeof(got), got, flags);
+	if (r == (int)n && memcmp(expect, got, n) == 0)
+		return 1;
+	printf("# chunk %u v%u%s: read %d (%s), want %u matching bytes\n", c, v,
+	       flags ? " (pending)" : "", r, r < 0 ? em_strerror(r) : "", n);
+	return 0;
+}
+
+static int verify(const uint32_t *acked, int *unacked_seen, int *pending_seen)
 {
 	struct em_engine *e;
 	int rc = em_engine_open(path, NULL, cu_reactor, &e);
@@ -142,15 +185,20 @@ static int verify(const uint32_t *acked, int *unacked_seen)
 		}
 		if (m.commit_ver > acked[c])
 			(*unacked_seen)++;
-		if (!m.commit_ver)
-			continue;
-		uint32_t n = content(c, m.commit_ver, expect);
-		int r = cu_read(e, c, 0, sizeof(got), got, 0);
-		if (r != (int)n || memcmp(expect, got, n) != 0) {
-			printf("# chunk %u v%u: read %d (%s), want %u matching bytes\n", c,
-			       m.commit_ver, r, r < 0 ? em_strerror(r) : "", n);
-			good = 0;
+		/* Only a replace waiting for its commit leaves a pending
+		 * version: the new bytes, next to the whole old chunk. */
+		if (m.pending_ver) {
+			(*pending_seen)++;
+			if (!replace_pending_first(m.pending_ver) ||
+			    m.pending_ver != m.commit_ver + 1) {
+				printf("# chunk %u: unexpected pending v%u over v%u\n", c,
+				       m.pending_ver, m.commit_ver);
+				good = 0;
+			}
+			good &= check_version(e, c, m.pending_ver, EM_CHUNK_READ_PENDING);
 		}
+		if (m.commit_ver)
+			good &= check_version(e, c, m.commit_ver, 0);
 	}
 	em_engine_close(e);
 	return good;
@@ -162,7 +210,7 @@ static void test_kill9(void)
 	int fd = open(ackpath, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	close(fd);
 	srand((unsigned)time(NULL));
-	int passed = 0, unacked_seen = 0;
+	int passed = 0, unacked_seen = 0, pending_seen = 0;
 	for (int i = 0; i < KILLS; i++) {
 		pid_t pid = fork();
 		if (pid == 0)
@@ -181,13 +229,14 @@ static void test_kill9(void)
 			if (rec[0] < NCHUNK && rec[1] > acked[rec[0]])
 				acked[rec[0]] = rec[1];
 		close(fd);
-		passed += verify(acked, &unacked_seen);
+		passed += verify(acked, &unacked_seen, &pending_seen);
 	}
 	uint64_t total = 0;
 	for (int c = 0; c < NCHUNK; c++)
 		total += acked[c];
 	printf("# %llu acknowledged writes over %d kills; %d chunks showed a complete "
-	       "unacknowledged write\n", (unsigned long long)total, KILLS, unacked_seen);
+	       "unacknowledged write, %d a pending replace\n", (unsigned long long)total, KILLS,
+	       unacked_seen, pending_seen);
 	is_int(passed, KILLS, "every kill: acknowledged writes intact, nothing half visible");
 	ok(total > KILLS, "the writer made progress");
 }

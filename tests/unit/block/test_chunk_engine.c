@@ -179,6 +179,96 @@ static void test_ops(enum em_bdev_kind kind)
 	free(a), free(b), free(r), free(big), free(bigr);
 }
 
+/* EM_CHUNK_REPLACE: the whole chunk at once, at any version, old content
+ * kept until the switching record is durable. */
+static void test_replace(enum em_bdev_kind kind)
+{
+	const char *k = em_bdev_kind_name(kind);
+	char what[160];
+	struct em_engine_format_opts fo = { .kind = kind };
+	is_int(em_engine_format(path, &fo), 0, W("format for replace"));
+	struct em_engine *e = reopen(NULL, kind);
+	if (!e)
+		return;
+	uint32_t big = 300000, small = 5000;
+	uint8_t *a = malloc(big), *b = malloc(big), *r = malloc(big);
+	struct em_chunk_meta m, old;
+	struct em_engine_stats s;
+	cu_fill(a, big, 11);
+	is_int(cu_update(e, 7, 0, big, a, 5, EM_CHUNK_COMMIT, &old), 0, W("v5: 300000 bytes"));
+
+	cu_fill(b, small, 12);
+	is_int(cu_update(e, 7, 1, small, b, 9, EM_CHUNK_REPLACE, NULL), -EINVAL,
+	       W("replace at an offset refused"));
+	is_int(cu_update(e, 7, 0, small, b, 3, EM_CHUNK_REPLACE | EM_CHUNK_COMMIT, &m), 0,
+	       W("replace + commit at a lower version"));
+	ok(m.commit_ver == 3 && m.length == small && m.crc == em_crc32c(0, b, small) &&
+	   !m.pending_ver && m.loc != old.loc && em_loc_class(m.loc) == 0,
+	   W("shorter chunk in a new slot of its own size"));
+	is_int(cu_read(e, 7, 0, big, r, 0), (int)small, W("read sees only the new length"));
+	ok(memcmp(r, b, small) == 0, W("new bytes, nothing of the old"));
+	em_engine_get_stats(e, &s);
+	ok(s.cls[em_loc_class(old.loc)].slots_used == 0 && s.cls[0].slots_used == 1,
+	   W("old slot freed once the record is durable"));
+
+	/* Pending above the committed version: the committed one stays. */
+	old = m;
+	cu_fill(a, big, 13);
+	is_int(cu_update(e, 7, 0, big, a, 8, EM_CHUNK_REPLACE, &m), 0, W("pending replace v8"));
+	ok(m.pending_ver == 8 && m.pending_length == big && m.commit_ver == 3 &&
+	   m.loc == old.loc && m.pending_loc != old.loc, W("committed v3 kept beside it"));
+	is_int(cu_read(e, 7, 0, big, r, 0), (int)small, W("readers still see v3"));
+	ok(memcmp(r, b, small) == 0, W("v3 bytes"));
+	is_int(cu_read(e, 7, 0, big, r, EM_CHUNK_READ_PENDING), (int)big, W("pending read"));
+	ok(memcmp(r, a, big) == 0, W("pending has exactly the replace's bytes"));
+	is_int(cu_commit(e, 7, 8), 0, W("commit v8"));
+
+	/* Pending at or below the committed version: one record drops it. */
+	cu_fill(b, small, 14);
+	is_int(cu_update(e, 7, 0, small, b, 8, EM_CHUNK_REPLACE, &m), 0,
+	       W("pending replace at the committed version"));
+	ok(m.pending_ver == 8 && !m.commit_ver && !m.loc && m.pending_length == small,
+	   W("only the new pending version left"));
+	is_int(cu_read(e, 7, 0, small, r, 0), -ENOENT, W("no committed version to read"));
+	e = reopen(e, kind);
+	ok(e != NULL, W("reopen with the replace in the log"));
+	if (!e)
+		return;
+	query(e, 7, &m);
+	ok(m.pending_ver == 8 && !m.commit_ver, W("pending replace replayed"));
+	is_int(cu_commit(e, 7, 8), 0, W("commit it"));
+	is_int(cu_read(e, 7, 0, big, r, 0), (int)small, W("committed replace read"));
+	ok(memcmp(r, b, small) == 0, W("its bytes"));
+
+	is_int(cu_update(e, 7, 0, 0, NULL, 2, EM_CHUNK_REPLACE | EM_CHUNK_COMMIT, &m), 0,
+	       W("replace with nothing"));
+	ok(m.commit_ver == 2 && m.length == 0 && !m.loc, W("empty chunk, no slot"));
+	is_int(cu_update(e, 8, 0, small, b, 1, EM_CHUNK_REPLACE | EM_CHUNK_COMMIT, &m), 0,
+	       W("replace of a chunk that does not exist creates it"));
+	em_engine_get_stats(e, &s);
+	is_int(s.cls[0].slots_used, 1, W("only the new chunk holds a slot"));
+
+	/* The new slot cannot be had: the old chunk is untouched. Fill the
+	 * data area with 64 MiB chunks, then replace chunk 8 by one. */
+	uint8_t *huge = calloc(1, EM_CHUNK_MAX_SIZE);
+	int rc = 0;
+	for (uint64_t n = 100; rc == 0 && huge; n++)
+		rc = cu_update(e, n, 0, EM_CHUNK_MAX_SIZE, huge, 1, EM_CHUNK_COMMIT, NULL);
+	is_int(rc, -ENOSPC, W("data area full"));
+	is_int(cu_update(e, 8, 0, EM_CHUNK_MAX_SIZE, huge, 9, EM_CHUNK_REPLACE | EM_CHUNK_COMMIT,
+			 NULL), -ENOSPC, W("replace without room fails"));
+	e = reopen(e, kind);
+	ok(e != NULL, W("reopen after the failed replace"));
+	if (e) {
+		query(e, 8, &m);
+		ok(m.commit_ver == 1 && m.length == small, W("old chunk still there"));
+		ok(cu_read(e, 8, 0, small, r, 0) == (int)small && memcmp(r, b, small) == 0,
+		   W("with its bytes"));
+		em_engine_close(e);
+	}
+	free(huge), free(a), free(b), free(r);
+}
+
 /* A small log wraps many times: checkpoints must keep up. */
 static void test_log_wrap(void)
 {
@@ -250,6 +340,8 @@ int main(int argc, char **argv)
 	make_file();
 	test_ops(EM_BDEV_URING);
 	test_ops(EM_BDEV_AIO);
+	test_replace(EM_BDEV_URING);
+	test_replace(EM_BDEV_AIO);
 	test_log_wrap();
 	test_refusals();
 	unlink(path);
