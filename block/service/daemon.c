@@ -39,6 +39,7 @@ static const struct em_cfg_option td_schema[] = {
 	  "device (/dev/ngXnY, block device) or file formatted with `ember target format`" },
 	{ "target.*", "id", EM_CFG_INT, NULL, 0, UINT32_MAX, "target id clients address" },
 	{ "target.*", "backend", EM_CFG_STRING, "auto", 0, 0, "auto, nvme, uring or aio" },
+	EM_CFG_END,
 };
 
 struct td_target {
@@ -70,22 +71,12 @@ struct em_td {
 static struct em_cfg_option full_schema[128];
 static pthread_once_t schema_once = PTHREAD_ONCE_INIT;
 
-static size_t schema_append(size_t n, const struct em_cfg_option *o)
-{
-	for (; o->section && n < sizeof(full_schema) / sizeof(full_schema[0]) - 1; o++)
-		full_schema[n++] = *o;
-	return n;
-}
-
 static void build_schema(void)
 {
-	size_t n = 0;
-	for (size_t i = 0; i < sizeof(td_schema) / sizeof(td_schema[0]); i++)
-		full_schema[n++] = td_schema[i];
-	n = schema_append(n, em_net_cfg_schema);
-	n = schema_append(n, em_nvmf_config_schema);
-	n = schema_append(n, em_metrics_cfg_schema);
-	full_schema[n] = (struct em_cfg_option)EM_CFG_END;
+	em_config_schema_concat(full_schema, sizeof(full_schema) / sizeof(full_schema[0]),
+				(const struct em_cfg_option *const[]){
+					td_schema, em_net_cfg_schema, em_nvmf_config_schema,
+					em_metrics_cfg_schema, NULL });
 }
 
 const struct em_cfg_option *em_td_config_schema(void)

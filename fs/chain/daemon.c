@@ -1,11 +1,8 @@
 /* ember-storage's lifecycle (daemon.h). */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
-#include <unistd.h>
 
 #include "block/service/server.h"
 #include "ember/errors.h"
@@ -13,6 +10,7 @@
 #include "fs/chain/server.h"
 #include "fs/mgmt/client.h"
 #include "net/core/log.h"
+#include "net/daemon.h"
 #include "net/metrics_http.h"
 
 #define MAX_SECRET 4096
@@ -36,21 +34,8 @@ static const struct em_cfg_option sd_schema[] = {
 	{ "target.*", "id", EM_CFG_INT, NULL, 1, UINT32_MAX,
 	  "target id, as mgmtd knows it (node * 1000 + slot + 1 by convention)" },
 	{ "target.*", "backend", EM_CFG_STRING, "auto", 0, 0, "auto, nvme, uring or aio" },
+	EM_CFG_END,
 };
-
-static struct em_cfg_option full_schema[64];
-
-static void build_schema(void)
-{
-	size_t n = 0;
-	for (size_t i = 0; i < sizeof(sd_schema) / sizeof(sd_schema[0]); i++)
-		full_schema[n++] = sd_schema[i];
-	for (size_t i = 0; em_net_cfg_schema[i].section && n < 63; i++)
-		full_schema[n++] = em_net_cfg_schema[i];
-	for (size_t i = 0; em_metrics_cfg_schema[i].section && n < 63; i++)
-		full_schema[n++] = em_metrics_cfg_schema[i];
-	full_schema[n] = (struct em_cfg_option)EM_CFG_END;
-}
 
 struct sd {
 	struct em_config *cfg;
@@ -67,8 +52,7 @@ struct sd {
 	char advert[EM_NODE_ADDR_MAX];
 	char *mgmtd_copy;
 	const char *mgmtd[MAX_MGMTD];
-	int sigfd;
-	bool drained;
+	struct em_daemon_signals sig;
 };
 
 static int open_targets(struct sd *d)
@@ -112,28 +96,17 @@ static int open_targets(struct sd *d)
 
 static int listen_all(struct sd *d)
 {
-	char *copy = strdup(em_config_str(d->cfg, "storage", "listen")), *save = NULL;
-	int rc = copy ? 0 : -ENOMEM, n = 0;
 	snprintf(d->advert, sizeof(d->advert), "%s", em_config_str(d->cfg, "storage", "advertise"));
-	for (char *u = copy ? strtok_r(copy, ", ", &save) : NULL; u && rc == 0;
-	     u = strtok_r(NULL, ", ", &save), n++) {
-		int port = 0;
-		rc = em_rpc_listen(d->rpc, u, &port);
-		if (rc)
-			EM_ERR("storage", "listen %s: %s", u, em_strerror(rc));
-		else if (!d->advert[0]) {
-			char *colon = strrchr(u, ':');
-			snprintf(d->advert, sizeof(d->advert), "%.*s:%d",
-				 (int)(colon ? colon - u : (long)strlen(u)), u, port);
-		}
-	}
-	free(copy);
-	if (rc == 0 && (n == 0 || strstr(d->advert, "//0.0.0.0:"))) {
+	int rc = em_daemon_listen(d->rpc, em_config_str(d->cfg, "storage", "listen"), "storage",
+				  d->advert, sizeof(d->advert));
+	if (rc < 0)
+		return rc;
+	if (rc == 0 || strstr(d->advert, "//0.0.0.0:")) {
 		EM_ERR("storage", "[storage] needs a listen address, and advertise when it is a "
 				  "wildcard");
-		rc = -EINVAL;
+		return -EINVAL;
 	}
-	return rc;
+	return 0;
 }
 
 static int mgmt_setup(struct sd *d)
@@ -180,25 +153,13 @@ static void wait_targets_out(struct sd *d)
 	}
 }
 
-static void on_signal(void *arg, uint32_t events)
-{
-	(void)events;
-	struct sd *d = arg;
-	struct signalfd_siginfo si;
-	if (read(d->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-		EM_INFO("storage", "signal %u: shutting down", si.ssi_signo);
-	em_reactor_stop(d->r);
-}
-
-static void on_drained(void *arg)
-{
-	((struct sd *)arg)->drained = true;
-}
-
 static int setup(struct sd *d, const char *path)
 {
+	static struct em_cfg_option full_schema[64];
+	em_config_schema_concat(full_schema, sizeof(full_schema) / sizeof(full_schema[0]),
+				(const struct em_cfg_option *const[]){
+					sd_schema, em_net_cfg_schema, em_metrics_cfg_schema, NULL });
 	char err[512];
-	build_schema();
 	int rc = em_config_load_file(path, full_schema, &d->cfg, err, sizeof(err));
 	if (rc) {
 		EM_ERR("storage", "%s", err);
@@ -260,15 +221,7 @@ static int serve(struct sd *d)
 		EM_ERR("storage", "heartbeat: %s", em_strerror(rc));
 		return rc;
 	}
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	d->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (d->sigfd < 0)
-		return -errno;
-	rc = em_reactor_add_fd(d->r, d->sigfd, EPOLLIN, on_signal, d);
+	rc = em_daemon_watch_signals(&d->sig, d->r, "storage");
 	if (rc)
 		return rc;
 	printf("ember-storage: ready %s\n", d->advert);
@@ -284,16 +237,9 @@ static void teardown(struct sd *d)
 		em_mgmt_heartbeat_stop(d->mgmt);
 	if (d->chain)
 		em_chain_server_stop(d->chain);
-	if (d->rpc) {
-		em_rpc_drain(d->rpc, on_drained, d);
-		uint64_t end = em_now_ms() + 5000;
-		while (!d->drained && em_now_ms() < end)
-			em_reactor_run_once(d->r, 10);
-	}
-	if (d->sigfd > 0) {
-		em_reactor_del_fd(d->r, d->sigfd);
-		close(d->sigfd);
-	}
+	if (d->rpc)
+		em_daemon_drain(d->rpc, d->r, 5000);
+	em_daemon_unwatch_signals(&d->sig);
 	if (d->rpc)
 		em_rpc_destroy(d->rpc);
 	for (int i = 0; d->r && i < 4; i++)
@@ -314,7 +260,11 @@ static void teardown(struct sd *d)
 
 int em_storage_run(const char *config_path)
 {
-	struct sd d = { .sigfd = -1 };
+	struct sd d = { .sig.fd = -1 };
+	/* Before setup starts the metrics thread: a stop signal must reach the
+	 * reactor's signalfd, not kill the process from another thread. One that
+	 * arrives during startup waits until serving begins. */
+	em_daemon_block_signals(NULL);
 	int rc = setup(&d, config_path);
 	if (rc == 0)
 		rc = serve(&d);

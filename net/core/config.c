@@ -399,6 +399,29 @@ void em_config_free(struct em_config *cfg)
 	free(cfg);
 }
 
+void em_config_schema_concat(struct em_cfg_option *out, size_t cap,
+			     const struct em_cfg_option *const *parts)
+{
+	size_t n = 0;
+	for (; *parts; parts++) {
+		for (const struct em_cfg_option *o = *parts; o->section; o++) {
+			if (n + 1 >= cap) {
+				EM_ERR("config", "schema of more than %zu options", cap - 1);
+				abort();
+			}
+			out[n++] = *o;
+		}
+	}
+	out[n] = (struct em_cfg_option)EM_CFG_END;
+}
+
+void em_config_print_schema(FILE *f, const struct em_cfg_option *schema)
+{
+	for (const struct em_cfg_option *o = schema; o->section; o++)
+		fprintf(f, "[%s] %s = %s\n    %s\n", o->section, o->key,
+			o->def ? o->def : "(required)", o->help);
+}
+
 /* ---- getters ------------------------------------------------------------ */
 
 /* The value of (section, key) as set in the file, else its default. */

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 enum em_cfg_type {
 	EM_CFG_STRING,
@@ -51,6 +52,17 @@ int em_config_load_string(const char *text, const char *name,
 			  struct em_config **out, char *err, size_t errlen);
 
 void em_config_free(struct em_config *cfg);
+
+/* A program's schema is its own options followed by those of the layers it
+ * configures ([net], [metrics], ...): copies the schemas of parts (a
+ * NULL-terminated list, each ending in EM_CFG_END) one after the other into
+ * out, which holds cap entries including the end marker. Too small an out is
+ * a programming error and aborts, rather than drop options silently. */
+void em_config_schema_concat(struct em_cfg_option *out, size_t cap,
+			     const struct em_cfg_option *const *parts);
+
+/* Every option of schema with its default and help, for --help-config. */
+void em_config_print_schema(FILE *f, const struct em_cfg_option *schema);
 
 /* Typed getters. "section" is a concrete section name ("net",
  * "target.ssd0"); asking for a key the schema does not declare, or with the

@@ -9,19 +9,14 @@
  * exits. Prints "ember-meta: ready URL" on stdout once it listens, for
  * scripts.
  */
-#include <errno.h>
-#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/signalfd.h>
-#include <unistd.h>
 
 #include "ember/errors.h"
 #include "fs/kv/kv.h"
 #include "fs/mgmt/client.h"
 #include "fs/meta/service.h"
 #include "net/core/log.h"
+#include "net/daemon.h"
 #include "net/metrics_http.h"
 
 #define MAX_SECRET 4096
@@ -46,28 +41,8 @@ static const struct em_cfg_option meta_schema[] = {
 	  "capacity statfs reports until the cluster manager reports real space" },
 	{ "meta", "drain_timeout", EM_CFG_DURATION, "5s", 0, 600000,
 	  "on SIGTERM, how long accepted requests may take to finish" },
+	EM_CFG_END,
 };
-
-static struct em_cfg_option full_schema[64];
-
-/* Ours followed by the [net] and [metrics] options. */
-static void build_schema(void)
-{
-	size_t n = 0;
-	for (size_t i = 0; i < sizeof(meta_schema) / sizeof(meta_schema[0]); i++)
-		full_schema[n++] = meta_schema[i];
-	for (size_t i = 0; em_net_cfg_schema[i].section && n < 63; i++)
-		full_schema[n++] = em_net_cfg_schema[i];
-	for (size_t i = 0; em_metrics_cfg_schema[i].section && n < 63; i++)
-		full_schema[n++] = em_metrics_cfg_schema[i];
-	full_schema[n] = (struct em_cfg_option)EM_CFG_END;
-}
-
-static void usage(FILE *f)
-{
-	fprintf(f, "usage: ember-meta -c CONFIG [-l error|warn|info|debug|trace]\n"
-		   "       ember-meta --help-config   (every option, with defaults)\n");
-}
 
 struct daemon {
 	struct em_config *cfg;
@@ -78,39 +53,8 @@ struct daemon {
 	struct em_meta *meta;
 	struct em_meta_service *svc;
 	struct em_metrics_http *http;
-	int sigfd;
+	struct em_daemon_signals sig;
 };
-
-static void on_signal(void *arg, uint32_t events)
-{
-	struct daemon *d = arg;
-	struct signalfd_siginfo si;
-	if (read(d->sigfd, &si, sizeof si) == (ssize_t)sizeof si)
-		EM_INFO("meta", "signal %u: shutting down", si.ssi_signo);
-	em_reactor_stop(d->r);
-}
-
-/* Listens on every comma-separated URL; first gets the first one with its
- * bound port (so "tcp://127.0.0.1:0" works in tests). */
-static int listen_all(struct em_rpc *rpc, const char *list, char *first, size_t cap)
-{
-	char *copy = strdup(list), *save = NULL;
-	int rc = copy ? 0 : -ENOMEM;
-	for (char *u = copy ? strtok_r(copy, ", ", &save) : NULL; u && rc == 0;
-	     u = strtok_r(NULL, ", ", &save)) {
-		int port = 0;
-		rc = em_rpc_listen(rpc, u, &port);
-		if (rc < 0) {
-			EM_ERR("meta", "listen %s: %s", u, em_strerror(rc));
-		} else if (!first[0]) {
-			char *colon = strrchr(u, ':');
-			snprintf(first, cap, "%.*s:%d", (int)(colon ? colon - u : (long)strlen(u)), u,
-				 port);
-		}
-	}
-	free(copy);
-	return rc;
-}
 
 static int open_store(struct daemon *d)
 {
@@ -163,8 +107,9 @@ static int start(struct daemon *d)
 		rc = em_meta_service_create(d->r, d->rpc, &so, &d->svc);
 	char url[256] = "";
 	if (rc == 0)
-		rc = listen_all(d->rpc, em_config_str(cfg, "meta", "listen"), url, sizeof(url));
-	if (rc == 0 && (rc = em_metrics_http_from_config(cfg, &d->http)) == 0 && d->http)
+		rc = em_daemon_listen(d->rpc, em_config_str(cfg, "meta", "listen"), "meta", url,
+				      sizeof(url));
+	if (rc >= 0 && (rc = em_metrics_http_from_config(cfg, &d->http)) == 0 && d->http)
 		printf("ember-meta: metrics port %d\n", em_metrics_http_port(d->http));
 	if (rc == 0) {
 		EM_INFO("meta", "serving %s on %s", em_kv_backend_name(d->kv), url);
@@ -174,31 +119,19 @@ static int start(struct daemon *d)
 	return rc;
 }
 
-static void drained(void *arg)
-{
-	*(bool *)arg = true;
-}
-
 static void stop(struct daemon *d)
 {
 	em_metrics_http_stop(d->http);
 	if (d->rpc) {
-		bool done = false;
-		uint64_t until = em_now_ms() + em_config_duration_ms(d->cfg, "meta", "drain_timeout");
-		em_rpc_drain(d->rpc, drained, &done);
-		while (!done && em_now_ms() < until)
-			em_reactor_run_once(d->r, 100);
-		if (!done)
+		if (!em_daemon_drain(d->rpc, d->r,
+				     em_config_duration_ms(d->cfg, "meta", "drain_timeout")))
 			EM_WARN("meta", "requests still running after the drain timeout");
 		em_rpc_destroy(d->rpc);
 	}
 	em_meta_service_destroy(d->svc);
 	if (d->net)
 		em_net_destroy(d->net);
-	if (d->sigfd >= 0) {
-		em_reactor_del_fd(d->r, d->sigfd);
-		close(d->sigfd);
-	}
+	em_daemon_unwatch_signals(&d->sig);
 	if (d->r)
 		em_reactor_destroy(d->r);
 	if (d->meta)
@@ -207,63 +140,26 @@ static void stop(struct daemon *d)
 	em_config_free(d->cfg);
 }
 
-/* 0 to go on, else the exit status. */
-static int parse_args(int argc, char **argv, const char **path)
-{
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
-			*path = argv[++i];
-		} else if (strcmp(argv[i], "-l") == 0 && i + 1 < argc) {
-			enum em_log_level lv;
-			if (em_log_level_parse(argv[++i], &lv) < 0) {
-				usage(stderr);
-				return 2;
-			}
-			em_log_set_level(lv);
-		} else if (strcmp(argv[i], "--help-config") == 0) {
-			for (const struct em_cfg_option *o = full_schema; o->section; o++)
-				printf("[%s] %s = %s\n    %s\n", o->section, o->key,
-				       o->def ? o->def : "(required)", o->help);
-			return -1;
-		} else {
-			bool help = strcmp(argv[i], "--help") == 0;
-			usage(help ? stdout : stderr);
-			return help ? -1 : 2;
-		}
-	}
-	if (!*path) {
-		usage(stderr);
-		return 2;
-	}
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
-	const char *path = NULL;
-	struct daemon d = { .sigfd = -1 };
-	build_schema();
-	int st = parse_args(argc, argv, &path);
-	if (st)
-		return st < 0 ? 0 : st;
+	static struct em_cfg_option full_schema[64];
+	em_config_schema_concat(full_schema, sizeof(full_schema) / sizeof(full_schema[0]),
+				(const struct em_cfg_option *const[]){
+					meta_schema, em_net_cfg_schema, em_metrics_cfg_schema, NULL });
+	const char *path;
+	int st = em_daemon_parse_args(argc, argv, "ember-meta", full_schema, &path);
+	if (st >= 0)
+		return st;
+	struct daemon d = { .sig.fd = -1 };
 	char err[256];
 	if (em_config_load_file(path, full_schema, &d.cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "ember-meta: %s\n", err);
 		return 2;
 	}
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	/* Blocked before any thread starts, so every thread inherits the mask
-	 * and only the signalfd sees them. */
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	em_daemon_block_signals(NULL);
 	int rc = start(&d);
-	if (rc == 0) {
-		d.sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-		rc = d.sigfd < 0 ? -errno : em_reactor_add_fd(d.r, d.sigfd, EPOLLIN, on_signal, &d);
-	}
+	if (rc == 0)
+		rc = em_daemon_watch_signals(&d.sig, d.r, "meta");
 	if (rc == 0)
 		rc = em_reactor_run(d.r);
 	stop(&d);

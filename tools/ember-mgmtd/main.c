@@ -8,12 +8,8 @@
  * it listens, for scripts.
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
-#include <unistd.h>
 
 #include "ember/errors.h"
 #include "fs/kv/kv.h"
@@ -21,6 +17,7 @@
 #include "fs/mgmt/service.h"
 #include "fs/mgmt/routing.h"
 #include "net/core/log.h"
+#include "net/daemon.h"
 #include "net/metrics_http.h"
 
 #define MAX_SECRET 4096
@@ -46,64 +43,8 @@ static const struct em_cfg_option mgmtd_schema[] = {
 	  "stop serving this long before the lease expires (clock skew); 0: 1/5 of the lease" },
 	{ "mgmtd", "chain_seed", EM_CFG_INT, "1", 1, INT64_MAX,
 	  "seed of the chain table generator for create-chains" },
+	EM_CFG_END,
 };
-
-static struct em_cfg_option full_schema[64];
-
-/* Ours followed by the [net] and [metrics] options. */
-static void build_schema(void)
-{
-	size_t n = 0;
-	for (size_t i = 0; i < sizeof(mgmtd_schema) / sizeof(mgmtd_schema[0]); i++)
-		full_schema[n++] = mgmtd_schema[i];
-	for (size_t i = 0; em_net_cfg_schema[i].section && n < 63; i++)
-		full_schema[n++] = em_net_cfg_schema[i];
-	for (size_t i = 0; em_metrics_cfg_schema[i].section && n < 63; i++)
-		full_schema[n++] = em_metrics_cfg_schema[i];
-	full_schema[n] = (struct em_cfg_option)EM_CFG_END;
-}
-
-static void usage(FILE *f)
-{
-	fprintf(f, "usage: ember-mgmtd -c CONFIG [-l error|warn|info|debug|trace]\n"
-		   "       ember-mgmtd --help-config   (every option, with defaults)\n");
-}
-
-struct sig {
-	int fd;
-	struct em_reactor *r;
-};
-
-static void on_signal(void *arg, uint32_t events)
-{
-	struct sig *sg = arg;
-	struct signalfd_siginfo si;
-	if (read(sg->fd, &si, sizeof si) == (ssize_t)sizeof si)
-		EM_INFO("mgmtd", "signal %u: shutting down", si.ssi_signo);
-	em_reactor_stop(sg->r);
-}
-
-/* Listens on every comma-separated URL; advert gets the first one with its
- * bound port (so "tcp://127.0.0.1:0" works in tests). */
-static int listen_all(struct em_rpc *rpc, const char *list, char *advert, size_t cap)
-{
-	char *copy = strdup(list), *save = NULL;
-	int rc = copy ? 0 : -ENOMEM;
-	for (char *u = copy ? strtok_r(copy, ", ", &save) : NULL; u && rc == 0;
-	     u = strtok_r(NULL, ", ", &save)) {
-		int port = 0;
-		rc = em_rpc_listen(rpc, u, &port);
-		if (rc < 0) {
-			EM_ERR("mgmtd", "listen %s: %s", u, em_strerror(rc));
-		} else if (!advert[0]) {
-			char *colon = strrchr(u, ':');
-			snprintf(advert, cap, "%.*s:%d", (int)(colon ? colon - u : (long)strlen(u)), u,
-				 port);
-		}
-	}
-	free(copy);
-	return rc;
-}
 
 struct daemon {
 	struct em_config *cfg;
@@ -114,7 +55,7 @@ struct daemon {
 	struct em_mgmt_service *svc;
 	struct em_metrics_collector *col;
 	struct em_metrics_http *http;
-	struct sig sg;
+	struct em_daemon_signals sig;
 };
 
 /* Callback gauges, on the reactor (the routing state is its alone): whether
@@ -190,9 +131,9 @@ static int start(struct daemon *d)
 		rc = em_rpc_create(d->net, &ro, &d->rpc);
 	snprintf(advert, sizeof(advert), "%s", em_config_str(cfg, "mgmtd", "advertise"));
 	if (rc == 0)
-		rc = listen_all(d->rpc, em_config_str(cfg, "mgmtd", "listen"), advert,
-				sizeof(advert));
-	if (rc == 0 && (strstr(advert, "//0.0.0.0:") || strstr(advert, "//[::]:"))) {
+		rc = em_daemon_listen(d->rpc, em_config_str(cfg, "mgmtd", "listen"), "mgmtd", advert,
+				      sizeof(advert));
+	if (rc >= 0 && (strstr(advert, "//0.0.0.0:") || strstr(advert, "//[::]:"))) {
 		EM_ERR("mgmtd", "[mgmtd] advertise is needed when listening on a wildcard address");
 		rc = -EINVAL;
 	}
@@ -205,7 +146,7 @@ static int start(struct daemon *d)
 		.clock_margin_ms = em_config_duration_ms(cfg, "mgmtd", "clock_margin"),
 		.chain_seed = (uint64_t)em_config_int(cfg, "mgmtd", "chain_seed"),
 	};
-	if (rc == 0 && (rc = em_mgmt_service_create(d->r, d->rpc, &so, &d->svc)) < 0)
+	if (rc >= 0 && (rc = em_mgmt_service_create(d->r, d->rpc, &so, &d->svc)) < 0)
 		EM_ERR("mgmtd", "service: %s (is tick shorter than the lease minus the margin?)",
 		       em_strerror(rc));
 	if (rc == 0)
@@ -217,11 +158,6 @@ static int start(struct daemon *d)
 	return rc;
 }
 
-static void drained(void *arg)
-{
-	*(bool *)arg = true;
-}
-
 static void stop(struct daemon *d)
 {
 	em_metrics_http_stop(d->http);
@@ -229,19 +165,13 @@ static void stop(struct daemon *d)
 	if (d->svc)
 		em_mgmt_service_stop(d->svc);
 	if (d->rpc) {
-		bool done = false;
-		em_rpc_drain(d->rpc, drained, &done);
-		for (int i = 0; i < 50 && !done; i++)
-			em_reactor_run_once(d->r, 100);
+		em_daemon_drain(d->rpc, d->r, 5000); /* no option: mgmtd calls are short */
 		em_rpc_destroy(d->rpc);
 	}
 	em_mgmt_service_destroy(d->svc);
 	if (d->net)
 		em_net_destroy(d->net);
-	if (d->sg.fd >= 0) {
-		em_reactor_del_fd(d->r, d->sg.fd);
-		close(d->sg.fd);
-	}
+	em_daemon_unwatch_signals(&d->sig);
 	if (d->r)
 		em_reactor_destroy(d->r);
 	em_kv_close(d->kv);
@@ -250,49 +180,24 @@ static void stop(struct daemon *d)
 
 int main(int argc, char **argv)
 {
-	const char *path = NULL;
-	struct daemon d = { .sg.fd = -1 };
-	build_schema();
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
-			path = argv[++i];
-		} else if (strcmp(argv[i], "-l") == 0 && i + 1 < argc) {
-			enum em_log_level lv;
-			if (em_log_level_parse(argv[++i], &lv) < 0) {
-				usage(stderr);
-				return 2;
-			}
-			em_log_set_level(lv);
-		} else if (strcmp(argv[i], "--help-config") == 0) {
-			for (const struct em_cfg_option *o = full_schema; o->section; o++)
-				printf("[%s] %s = %s\n    %s\n", o->section, o->key,
-				       o->def ? o->def : "(required)", o->help);
-			return 0;
-		} else {
-			usage(strcmp(argv[i], "--help") == 0 ? stdout : stderr);
-			return strcmp(argv[i], "--help") == 0 ? 0 : 2;
-		}
-	}
-	if (!path) {
-		usage(stderr);
-		return 2;
-	}
+	static struct em_cfg_option full_schema[64];
+	em_config_schema_concat(full_schema, sizeof(full_schema) / sizeof(full_schema[0]),
+				(const struct em_cfg_option *const[]){
+					mgmtd_schema, em_net_cfg_schema, em_metrics_cfg_schema, NULL });
+	const char *path;
+	int st = em_daemon_parse_args(argc, argv, "ember-mgmtd", full_schema, &path);
+	if (st >= 0)
+		return st;
+	struct daemon d = { .sig.fd = -1 };
 	char err[256];
 	if (em_config_load_file(path, full_schema, &d.cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "ember-mgmtd: %s\n", err);
 		return 2;
 	}
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	em_daemon_block_signals(NULL);
 	int rc = start(&d);
-	if (rc == 0) {
-		d.sg = (struct sig){ .fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK), .r = d.r };
-		rc = d.sg.fd < 0 ? -errno : em_reactor_add_fd(d.r, d.sg.fd, EPOLLIN, on_signal, &d.sg);
-	}
+	if (rc == 0)
+		rc = em_daemon_watch_signals(&d.sig, d.r, "mgmtd");
 	if (rc == 0)
 		rc = em_reactor_run(d.r);
 	stop(&d);

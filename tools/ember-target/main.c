@@ -2,14 +2,13 @@
  * and, when configured, the NVMe-oF/RDMA target (block/nvmf) in the same
  * process. The work is in block/service/daemon.c; this is argument parsing
  * and signal handling. */
-#include <errno.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "block/service/daemon.h"
 #include "net/core/log.h"
+#include "net/daemon.h"
 
 static void usage(FILE *out)
 {
@@ -24,13 +23,6 @@ static void usage(FILE *out)
 		"docs/target.md and docs/nvmf.md. EMBER_LOG=debug for detail.\n");
 }
 
-static void help_config(void)
-{
-	for (const struct em_cfg_option *o = em_td_config_schema(); o->section; o++)
-		printf("[%s] %s = %s\n    %s\n", o->section, o->key, o->def ? o->def : "(required)",
-		       o->help);
-}
-
 int main(int argc, char **argv)
 {
 	const char *config = NULL;
@@ -40,7 +32,7 @@ int main(int argc, char **argv)
 			return 0;
 		}
 		if (strcmp(argv[i], "--help-config") == 0) {
-			help_config();
+			em_config_print_schema(stdout, em_td_config_schema());
 			return 0;
 		}
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc && !config)
@@ -57,13 +49,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
-	/* Blocked before any thread starts, so only sigwait below sees them. */
+	/* Before any thread starts, so only sigwait below sees them. */
 	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	em_daemon_block_signals(&set);
 
 	struct em_td *d;
 	if (em_td_start(config, &d))

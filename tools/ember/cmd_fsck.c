@@ -1,37 +1,229 @@
-/* `ember fsck`: checks the file system of a cluster. Today that is the
- * metadata check of `ember meta fsck` (fs/meta/fsck.h) on the store the
- * cluster's ember-meta uses; checking chunks against the metadata (orphan
- * and missing chunks) is not built yet, and --help says so. */
+/* `ember fsck`: checks the file system of a cluster in two parts, both
+ * library calls: the metadata store on its own (em_meta_fsck, fs/meta/fsck.h)
+ * and the chunks on the storage targets against it (em_fs_fsck,
+ * fs/client/fsck.h). This file resolves the settings, opens the store, asks
+ * mgmtd for routing and prints. */
 #include <errno.h>
 #include <getopt.h>
-#include <limits.h>
-#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+#include <sys/stat.h>
 
+#include "block/service/proto.h"
+#include "ember/errors.h"
+#include "fs/client/fsck.h"
+#include "fs/kv/kv.h"
+#include "fs/meta/fsck.h"
+#include "fs/mgmt/client.h"
+#include "fs/mgmt/proto.h"
 #include "tools/ember/cli.h"
 
 int em_cmd_fsck(int argc, char **argv);
 
+#define DEFAULT_LIMIT 50
+#define MAX_SECRET 4096
+
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: ember fsck [--dir DIR] [--db STORE] [--json]\n\n"
-		"Checks the metadata store of a cluster in one read-only snapshot, safe beside\n"
-		"running servers: every record decodes, directory entries point at live inodes\n"
-		"of the right type, link counts match, every inode is reachable, no directory\n"
-		"cycles, sessions, orphans, xattrs and GC entries belong to the right inodes\n"
-		"(the full list: `ember meta --help`, docs/metadata.md).\n\n"
-		"NOT CHECKED YET: chunks against the metadata. Orphan chunks (on targets, with\n"
-		"no file) and missing chunks (a file's range with no chunk on its chain) are not\n"
-		"looked for; `ember chunk ls` lists a target's chunks by hand.\n\n"
-		"  --dir DIR   cluster started by `ember up --dir DIR` (default $EMBER_DIR,\n"
-		"              else /var/lib/ember): its metadata store\n"
-		"  --db STORE  the store itself: an LMDB directory, lmdb:DIR, or a\n"
-		"              postgresql:// URI (default $EMBER_META_KV, else DIR's)\n"
-		"  --json      machine-readable output\n\n"
-		"Exits 0 when the store is consistent, 1 when a problem was found or the\n"
-		"store could not be read.\n");
+		"usage: ember fsck [--dir DIR] [--db STORE] [--mgmtd URL[,URL]]\n"
+		"                  [--secret-file PATH] [--limit N] [--json]\n\n"
+		"Checks a running cluster's file system in two parts.\n\n"
+		"1. The metadata store, in one read-only snapshot: every record decodes,\n"
+		"   directory entries point at live inodes of the right type, link counts\n"
+		"   match, every inode is reachable, no directory cycles, sessions, orphans,\n"
+		"   xattrs and GC entries belong to the right inodes (`ember meta --help`).\n"
+		"2. The chunks against the metadata: for every chain mgmtd knows, every\n"
+		"   serving replica's chunks are listed through the chunk service and each\n"
+		"   committed chunk is checked. Problems:\n"
+		"     orphan      its inode does not exist and is not queued for GC, or is\n"
+		"                 not a file, or the id is not a file chunk id\n"
+		"     beyond-eof  it lies wholly past its file's length (and no write\n"
+		"                 session is open on the file)\n"
+		"     missing     committed on one serving replica of its chain, absent on\n"
+		"                 another\n"
+		"     divergent   committed version, length or CRC differ between replicas\n"
+		"     misplaced   stored on a chain the file's layout does not map it to\n"
+		"     unlisted    a serving replica could not be listed\n"
+		"   Not checked: replicas that are not serving (resync rebuilds them),\n"
+		"   uncommitted chunks (writes in flight), and a chunk absent from every\n"
+		"   replica (it reads as a hole, which is legal). Chunks of deleted files\n"
+		"   still in the GC queue are counted, not reported. Writes, deletes or GC\n"
+		"   during the check can show as problems: re-run on a quiet cluster first.\n\n"
+		"  --dir DIR           cluster started by `ember up --dir DIR`: its settings\n"
+		"                      (default $EMBER_DIR, else /var/lib/ember)\n"
+		"  --db STORE          metadata store: an LMDB directory, lmdb:DIR, or a\n"
+		"                      postgresql:// URI (default $EMBER_META_KV, else DIR's)\n"
+		"  --mgmtd URL         mgmtd instances (default $EMBER_MGMTD, DIR's, else\n"
+		"                      tcp://127.0.0.1:9100)\n"
+		"  --secret-file PATH  cluster secret (default $EMBER_SECRET_FILE, DIR's,\n"
+		"                      else /etc/ember/secret)\n"
+		"  --limit N           problems shown one per line (default %d, 0: all);\n"
+		"                      the counts always cover every problem\n"
+		"  --json              one JSON object\n\n"
+		"Exits 0 when nothing is wrong, 1 when a problem was found or a part could\n"
+		"not run (store unreadable, mgmtd unreachable), 2 on bad usage.\n",
+		DEFAULT_LIMIT);
+}
+
+struct out {
+	bool json;
+	uint64_t limit, shown, total;
+};
+
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '"' || ch == '\\')
+			printf("\\%c", ch);
+		else if (ch < 0x20)
+			printf("\\u%04x", ch);
+		else
+			putchar(ch);
+	}
+	putchar('"');
+}
+
+/* Problems stream out as found, so a huge report needs no memory; only the
+ * first `limit` are printed, every one is counted. */
+static bool take(struct out *o)
+{
+	o->total++;
+	if (o->limit && o->shown >= o->limit)
+		return false;
+	if (o->json)
+		printf("%s\n  ", o->shown ? "," : "");
+	o->shown++;
+	return true;
+}
+
+static void meta_problem(void *arg, const char *text)
+{
+	struct out *o = arg;
+	if (!take(o))
+		return;
+	if (o->json) {
+		printf("{\"kind\": \"metadata\", \"text\": ");
+		json_str(text);
+		printf("}");
+	} else {
+		printf("problem: metadata: %s\n", text);
+	}
+}
+
+static void chunk_problem(void *arg, const struct em_fs_fsck_problem *p)
+{
+	struct out *o = arg;
+	if (!take(o))
+		return;
+	if (o->json) {
+		char hex[33];
+		em_cs_id_fmt(&p->id, hex);
+		printf("{\"kind\": \"%s\", \"chain\": %u, \"target\": %u, \"chunk\": \"%s\", "
+		       "\"text\": ", em_fs_fsck_kind_name(p->kind), p->chain, p->target, hex);
+		json_str(p->text);
+		printf("}");
+	} else {
+		printf("problem: %s\n", p->text);
+	}
+}
+
+/* The store as `ember meta` names it; a bare directory must hold an LMDB
+ * store already, so a typo never creates an empty one that checks clean. */
+static int open_store(const char *db, struct em_kv **kv)
+{
+	char uri[4096], err[600];
+	struct stat st;
+	if (strstr(db, "://") || strncmp(db, "lmdb:", 5) == 0 || strncmp(db, "pg:", 3) == 0) {
+		snprintf(uri, sizeof(uri), "%s", db);
+	} else {
+		snprintf(uri, sizeof(uri), "%s/data.mdb", db);
+		if (stat(uri, &st) < 0) {
+			fprintf(stderr, "ember fsck: %s is not an LMDB store (no data.mdb)\n", db);
+			return -ENOENT;
+		}
+		snprintf(uri, sizeof(uri), "lmdb:%s", db);
+	}
+	int rc = em_kv_open(uri, NULL, kv, err, sizeof(err));
+	if (rc < 0)
+		fprintf(stderr, "ember fsck: %s\n", err);
+	return rc;
+}
+
+/* Part 2: routing from mgmtd, then em_fs_fsck. Returns 0 or negative
+ * (printed). */
+static int check_chunks(struct em_kv *kv, char *mgmtd, const char *secret_file, struct out *o,
+			struct em_fs_fsck_report *rep)
+{
+	static uint8_t secret[MAX_SECRET];
+	int n = em_mgmt_read_secret(secret_file, secret, sizeof(secret));
+	if (n < 0) {
+		fprintf(stderr, "ember fsck: secret file %s: %s\n", secret_file, em_strerror(n));
+		return n;
+	}
+	struct em_mgmt_list l;
+	int rc = em_cli_mgmt_list("fsck", mgmtd, secret_file, &l);
+	if (rc < 0)
+		return rc;
+	struct em_fs_fsck_opts fo = {
+		.kv = kv, .routing = &l.routing, .secret = secret, .secret_len = (size_t)n,
+		.problem = chunk_problem, .arg = o,
+	};
+	rc = em_fs_fsck(&fo, rep);
+	if (rc < 0)
+		fprintf(stderr, "ember fsck: chunks: %s\n", em_strerror(rc));
+	em_mgmt_list_free(&l);
+	return rc;
+}
+
+static void print_json(const char *db, const struct em_meta_fsck_report *m,
+		       const struct em_fs_fsck_report *c, const struct out *o)
+{
+	printf("%s],\n  \"metadata\": {\"store\": ", o->shown ? "\n  " : "");
+	json_str(db);
+	printf(", \"inodes\": %llu, \"files\": %llu, \"dirs\": %llu, \"symlinks\": %llu, "
+	       "\"dentries\": %llu, \"orphans\": %llu, \"sessions\": %llu, \"gc\": %llu, "
+	       "\"xattrs\": %llu, \"problems\": %llu},\n",
+	       (unsigned long long)m->inodes, (unsigned long long)m->files,
+	       (unsigned long long)m->dirs, (unsigned long long)m->symlinks,
+	       (unsigned long long)m->dentries, (unsigned long long)m->orphans,
+	       (unsigned long long)m->sessions, (unsigned long long)m->gc,
+	       (unsigned long long)m->xattrs, (unsigned long long)m->problems);
+	printf("  \"chunks\": {\"chains\": %llu, \"replicas_listed\": %llu, "
+	       "\"replicas_skipped\": %llu, \"chunks\": %llu, \"gc_pending\": %llu",
+	       (unsigned long long)c->chains, (unsigned long long)c->replicas_listed,
+	       (unsigned long long)c->replicas_skipped, (unsigned long long)c->chunks,
+	       (unsigned long long)c->gc_pending);
+	for (int k = 0; k < EM_FS_FSCK_KINDS; k++)
+		printf(", \"%s\": %llu", em_fs_fsck_kind_name(k), (unsigned long long)c->kinds[k]);
+	printf(", \"problems\": %llu},\n  \"problems\": %llu, \"problems_shown\": %llu}\n",
+	       (unsigned long long)c->problems, (unsigned long long)o->total,
+	       (unsigned long long)o->shown);
+}
+
+static void print_human(const char *db, const struct em_meta_fsck_report *m,
+			const struct em_fs_fsck_report *c, const struct out *o)
+{
+	if (o->shown < o->total)
+		printf("... %llu more problems not shown (--limit 0 shows all)\n",
+		       (unsigned long long)(o->total - o->shown));
+	printf("metadata  %s: %llu inodes (%llu files, %llu directories, %llu symlinks), "
+	       "%llu GC entries: %llu problems\n", db, (unsigned long long)m->inodes,
+	       (unsigned long long)m->files, (unsigned long long)m->dirs,
+	       (unsigned long long)m->symlinks, (unsigned long long)m->gc,
+	       (unsigned long long)m->problems);
+	printf("chunks    %llu chains, %llu replicas listed, %llu not serving (skipped), "
+	       "%llu chunks, %llu awaiting GC: %llu problems\n", (unsigned long long)c->chains,
+	       (unsigned long long)c->replicas_listed, (unsigned long long)c->replicas_skipped,
+	       (unsigned long long)c->chunks, (unsigned long long)c->gc_pending,
+	       (unsigned long long)c->problems);
+	printf("         ");
+	for (int k = 0; k < EM_FS_FSCK_KINDS; k++)
+		printf(" %s %llu", em_fs_fsck_kind_name(k), (unsigned long long)c->kinds[k]);
+	printf("\n%s: %llu problems\n", o->total ? "PROBLEMS" : "clean",
+	       (unsigned long long)o->total);
 }
 
 int em_cmd_fsck(int argc, char **argv)
@@ -39,19 +231,33 @@ int em_cmd_fsck(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "dir", required_argument, NULL, 'd' },
 		{ "db", required_argument, NULL, 'b' },
+		{ "mgmtd", required_argument, NULL, 'm' },
+		{ "secret-file", required_argument, NULL, 's' },
+		{ "limit", required_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *dir = NULL, *db = NULL;
-	bool json = false;
+	const char *dir = NULL, *db = NULL, *mgmtd = NULL, *secret = NULL;
+	struct out o = { .limit = DEFAULT_LIMIT };
+	char *end;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'd': dir = optarg; break;
 		case 'b': db = optarg; break;
-		case 'j': json = true; break;
+		case 'm': mgmtd = optarg; break;
+		case 's': secret = optarg; break;
+		case 'j': o.json = true; break;
+		case 'n':
+			errno = 0;
+			o.limit = strtoull(optarg, &end, 10);
+			if (errno || *end || !*optarg || *optarg == '-') {
+				fprintf(stderr, "ember fsck: bad --limit '%s'\n", optarg);
+				return EM_EXIT_USAGE;
+			}
+			break;
 		case 'h': usage(stdout); return EM_EXIT_OK;
 		default: usage(stderr); return EM_EXIT_USAGE;
 		}
@@ -60,27 +266,39 @@ int em_cmd_fsck(int argc, char **argv)
 		fprintf(stderr, "ember fsck: unexpected '%s'\n", argv[optind]);
 		return EM_EXIT_USAGE;
 	}
-	char buf[1024];
+	char dbuf[1024], mbuf[1024], sbuf[1024], urls[1024];
 	if (!db)
-		db = em_cli_setting(dir, "EMBER_META_KV", buf, sizeof(buf));
+		db = em_cli_setting(dir, "EMBER_META_KV", dbuf, sizeof(dbuf));
 	if (!db) {
 		fprintf(stderr, "ember fsck: which metadata store? Give --db STORE, or --dir DIR "
 				"of a cluster started by `ember up`\n");
 		return EM_EXIT_USAGE;
 	}
-	/* The check itself is `ember meta fsck`: run it, one implementation. */
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n < 0) {
-		fprintf(stderr, "ember fsck: /proc/self/exe: %s\n", strerror(errno));
+	if (!mgmtd)
+		mgmtd = em_cli_setting(dir, "EMBER_MGMTD", mbuf, sizeof(mbuf));
+	if (!secret)
+		secret = em_cli_setting(dir, "EMBER_SECRET_FILE", sbuf, sizeof(sbuf));
+	snprintf(urls, sizeof(urls), "%s", mgmtd ? mgmtd : "tcp://127.0.0.1:9100");
+
+	struct em_kv *kv;
+	if (open_store(db, &kv) < 0)
 		return EM_EXIT_FAIL;
-	}
-	self[n] = 0;
-	if (!json)
-		printf("metadata store %s (chunks are not checked yet: ember fsck --help)\n", db);
-	fflush(stdout);
-	char *args[] = { self, "meta", "fsck", "--db", (char *)db, json ? "--json" : NULL, NULL };
-	execv(self, args);
-	fprintf(stderr, "ember fsck: cannot run %s: %s\n", self, strerror(errno));
-	return EM_EXIT_FAIL;
+	struct em_meta_fsck_report mrep = { 0 };
+	struct em_fs_fsck_report crep = { 0 };
+	if (o.json)
+		printf("{\"problem_list\": [");
+	int rc = em_meta_fsck(kv, meta_problem, &o, &mrep);
+	if (rc < 0)
+		fprintf(stderr, "ember fsck: metadata %s: %s\n", db,
+			rc == -ENODATA ? "no metadata in this store" : em_strerror(rc));
+	/* Chunks are judged against the store even when the metadata check
+	 * failed to finish: the two parts read the same records, but a store
+	 * that cannot be scanned whole may still answer per-inode reads. */
+	int rc2 = check_chunks(kv, urls, secret ? secret : "/etc/ember/secret", &o, &crep);
+	em_kv_close(kv);
+	if (o.json)
+		print_json(db, &mrep, &crep, &o);
+	else
+		print_human(db, &mrep, &crep, &o);
+	return rc < 0 || rc2 < 0 || o.total ? EM_EXIT_FAIL : EM_EXIT_OK;
 }

@@ -33,7 +33,7 @@ static const struct em_cli_cmd commands[] = {
 	{ "up", "start a whole cluster on this machine and mount it", em_cmd_up },
 	{ "down", "unmount and stop what `ember up` started; keep the data", em_cmd_down },
 	{ "status", "the cluster at a glance: primary, nodes, targets, chains, mounts", em_cmd_status },
-	{ "fsck", "check the file system's metadata", em_cmd_fsck },
+	{ "fsck", "check metadata and chunks: orphans, missing and divergent replicas", em_cmd_fsck },
 	{ "bench", "write and read a file through the mount: throughput, latency", em_cmd_bench },
 };
 

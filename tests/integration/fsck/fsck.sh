@@ -1,0 +1,122 @@
+#!/bin/bash
+# `ember fsck` on a cluster from ./ember-up (in a temp dir):
+#   fsck.sh SOURCE_ROOT BUILD_ROOT CHUNK_RM
+# Clean after files written through the mount; then, on single replicas
+# through the chunk service (bypassing replication), a chunk for an inode
+# that does not exist, a file chunk removed and a file chunk overwritten:
+# fsck must exit 1 and name the orphan, the missing and the divergent chunk.
+# Needs root and /dev/fuse (else skipped).
+set -u
+SRC=$1 BUILD=$2 CHUNK_RM=$3
+E=$BUILD/tools/ember
+if [ "$(id -u)" -ne 0 ] || [ ! -c /dev/fuse ]; then
+	echo "1..0 # SKIP needs root and /dev/fuse"
+	exit 77
+fi
+T=$(mktemp -d /tmp/ember-fsck-test.XXXXXX)
+D=$T/state M=$T/mnt
+failed=0 n=0
+
+cleanup() {
+	"$E" down --dir "$D" --force > /dev/null 2>&1
+	if [ "$failed" = 0 ]; then rm -rf "$T"; else echo "# state and logs kept in $T" >&2; fi
+}
+trap cleanup EXIT
+
+check() { # check NAME CMD...: the command's output goes to TAP as comments
+	n=$((n + 1))
+	local out rc
+	out=$("${@:2}" 2>&1)
+	rc=$?
+	[ -z "$out" ] || echo "$out" | sed 's/^/# /'
+	if [ $rc = 0 ]; then echo "ok $n - $1"; else echo "not ok $n - $1"; failed=1; fi
+}
+
+up() {
+	# Ports apart from up.sh's, which may run in the same meson invocation.
+	EMBER_BUILD_DIR=$BUILD "$SRC/ember-up" --dir "$D" --mount "$M" --port-base 29300 \
+		> "$T/up.out" 2>&1 || { cat "$T/up.out"; return 1; }
+}
+
+write_files() {
+	head -c 5000000 /dev/urandom > "$M/big" && echo "hello, ember" > "$M/hello.txt" &&
+		for i in $(seq 10); do echo "small $i" > "$M/f$i" || return 1; done
+}
+
+addr_of() { # addr_of TARGET: its node's address (target id = node*1000 + slot + 1)
+	"$E" status --dir "$D" --json | jq -r ".nodes[] | select(.id == $(($1 / 1000))) | .addr"
+}
+
+chunk() { "$E" chunk "$1" --secret-file "$SECRET" "${@:2}"; }
+
+# Chunk 0 of the file at PATH: 32 hex digits (fs/client/layout.h).
+chunk0() { printf '0000%016x000000000000' "$(stat -c %i "$1")"; }
+
+# Every target of the cluster holding CHUNK, one per line.
+holders() {
+	local t
+	for t in 1001 1002 2001 2002 3001 3002; do
+		chunk stat --addr "$(addr_of $t)" --target $t "$1" > /dev/null 2>&1 && echo $t
+	done
+}
+
+clean() {
+	"$E" fsck --dir "$D" && "$E" fsck --dir "$D" --json | jq -e '.problems == 0' > /dev/null
+}
+
+ORPHAN=00000000007fffffff00000000000000
+damage() {
+	local h f
+	h=$(holders "$HELLO" | head -1) f=$(holders "$F1" | head -1)
+	[ -n "$h" ] && [ -n "$f" ] || { echo "no replica holds $HELLO or $F1"; return 1; }
+	echo "removing $HELLO from $h, overwriting $F1 on $f, orphan $ORPHAN on 1001"
+	"$CHUNK_RM" "$(addr_of "$h")" "$SECRET" "$h" "$HELLO" &&
+		echo "not small 1" | chunk put --addr "$(addr_of "$f")" --target "$f" "$F1" &&
+		echo "nobody's" | chunk put --addr "$(addr_of 1001)" --target 1001 "$ORPHAN"
+}
+
+named() {
+	local out rc
+	out=$("$E" fsck --dir "$D")
+	rc=$?
+	echo "$out"
+	[ $rc = 1 ] && echo "$out" | grep -q "^problem: orphan: chunk $ORPHAN " &&
+		echo "$out" | grep -q "^problem: missing: chunk $HELLO " &&
+		echo "$out" | grep -q "^problem: divergent: chunk $F1 " &&
+		echo "$out" | grep -q "^PROBLEMS: "
+}
+
+json_counts() {
+	local j rc
+	j=$("$E" fsck --dir "$D" --json)
+	rc=$?
+	[ $rc = 1 ] && echo "$j" | jq -e '.chunks.orphan == 1 and .chunks.divergent == 1 and
+		.chunks.missing >= 3 and .metadata.problems == 0 and
+		any(.problem_list[]; .chunk == "'"$ORPHAN"'")' > /dev/null ||
+		{ echo "exit $rc: $j"; return 1; }
+}
+
+limited() { # one line shown, the rest counted
+	local out
+	out=$("$E" fsck --dir "$D" --limit 1)
+	[ "$(echo "$out" | grep -c '^problem: ')" = 1 ] && echo "$out" | grep -q "more problems not shown"
+}
+
+usage() {
+	"$E" fsck --help | grep -q "divergent" && { "$E" fsck --bogus 2> /dev/null; [ $? = 2 ]; }
+}
+
+check "cluster up, mounted" up
+[ "$failed" = 0 ] || exit 1
+check "files written through the mount" write_files
+check "fsck: clean (exit 0, JSON 0 problems)" clean
+# check runs its command in a subshell: what later checks need is set here.
+SECRET=$(sed -n 's/^EMBER_SECRET_FILE=//p' "$D/ember.env")
+HELLO=$(chunk0 "$M/hello.txt") F1=$(chunk0 "$M/f1")
+check "orphan, removed and overwritten chunks on single replicas" damage
+check "fsck: exit 1 naming the orphan, missing and divergent chunks" named
+check "fsck --json: counts and the orphan's id" json_counts
+check "fsck --limit 1: one line, total counted" limited
+check "--help says what is checked; bad option exits 2" usage
+echo "1..$n"
+exit $failed
