@@ -359,6 +359,8 @@ summary() {
 	echo "secret     $SECRET"
 	grep -q '^\[metrics\]' "$DIR/etc/mgmtd.ini" &&
 		echo "metrics    http://$EMBER_ADDRESS:$((EMBER_PORT_BASE + 80))/metrics (mgmtd), :$((EMBER_PORT_BASE + 81)) (meta)"
+	grep -q '^\[metrics\]' "$DIR/etc/storage1.ini" &&
+		echo "           :$((EMBER_PORT_BASE + 82))..$((EMBER_PORT_BASE + 81 + NODES)) (storage 1..$NODES)"
 	cat <<EOF
 
 Use it:

@@ -153,14 +153,21 @@ static void wait_targets_out(struct sd *d)
 	}
 }
 
-static int setup(struct sd *d, const char *path)
+const struct em_cfg_option *em_storage_schema(void)
 {
 	static struct em_cfg_option full_schema[64];
-	em_config_schema_concat(full_schema, sizeof(full_schema) / sizeof(full_schema[0]),
-				(const struct em_cfg_option *const[]){
-					sd_schema, em_net_cfg_schema, em_metrics_cfg_schema, NULL });
+	if (!full_schema[0].section)
+		em_config_schema_concat(full_schema, sizeof(full_schema) / sizeof(full_schema[0]),
+					(const struct em_cfg_option *const[]){
+						sd_schema, em_net_cfg_schema, em_metrics_cfg_schema,
+						NULL });
+	return full_schema;
+}
+
+static int setup(struct sd *d, const char *path)
+{
 	char err[512];
-	int rc = em_config_load_file(path, full_schema, &d->cfg, err, sizeof(err));
+	int rc = em_config_load_file(path, em_storage_schema(), &d->cfg, err, sizeof(err));
 	if (rc) {
 		EM_ERR("storage", "%s", err);
 		return rc;

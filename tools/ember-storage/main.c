@@ -9,7 +9,8 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: ember-storage -c CONFIG.ini [-l error|warn|info|debug|trace]\n\n"
+	fprintf(out, "usage: ember-storage -c CONFIG.ini [-l error|warn|info|debug|trace]\n"
+		     "       ember-storage --help-config\n\n"
 		     "Serves the targets of CONFIG as members of their chains (docs/chain.md).\n"
 		     "SIGTERM or SIGINT answers the requests in flight, checkpoints and exits.\n");
 }
@@ -21,6 +22,10 @@ int main(int argc, char **argv)
 		enum em_log_level lv;
 		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
 			usage(stdout);
+			return 0;
+		}
+		if (strcmp(argv[i], "--help-config") == 0) {
+			em_config_print_schema(stdout, em_storage_schema());
 			return 0;
 		}
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc && !config) {
