@@ -19,6 +19,9 @@ if [[ ${1:-} != --guest ]]; then
 fi
 
 BIN=$2
+# The guest mounts its own tmpfs on /tmp: a build tree under the host's /tmp
+# is not there unless it holds the repository.
+[[ -x $BIN ]] || { echo "nvmf-bench: $BIN is not visible in the guest (use a build dir inside the repository)"; exit 2; }
 ADDR=192.0.2.1
 RUNTIME=${EMBER_BENCH_RUNTIME:-15}
 ENQN=nqn.2024-01.io.ember:bench
