@@ -6,6 +6,7 @@
 
 #include "net/core/crc32c.h"
 #include "block/service/client.h"
+#include "net/client_stack.h"
 
 struct em_cs_client {
 	struct em_reactor *r;
@@ -35,11 +36,7 @@ int em_cs_client_create(const struct em_cs_client_opts *o, struct em_cs_client *
 	c->timeout_ms = o->timeout_ms;
 	struct em_rpc_opts ro = { .secret = o->secret, .secret_len = o->secret_len,
 				  .default_timeout_ms = o->timeout_ms };
-	int rc = em_reactor_create("chunk-client", &c->r);
-	if (rc == 0)
-		rc = em_net_create(c->r, o->net, &c->net);
-	if (rc == 0)
-		rc = em_rpc_create(c->net, &ro, &c->rpc);
+	int rc = em_client_stack_create("chunk-client", o->net, &ro, &c->r, &c->net, &c->rpc);
 	if (rc) {
 		em_cs_client_destroy(c);
 		return rc;
@@ -54,14 +51,7 @@ void em_cs_client_destroy(struct em_cs_client *c)
 		return;
 	if (c->rpc)
 		em_rpc_destroy(c->rpc);
-	/* Let the closed connections finish on their reactor before freeing it. */
-	if (c->r)
-		for (int i = 0; i < 4; i++)
-			em_reactor_run_once(c->r, 0);
-	if (c->net)
-		em_net_destroy(c->net);
-	if (c->r)
-		em_reactor_destroy(c->r);
+	em_client_stack_release(c->r, c->net);
 	free(c);
 }
 

@@ -8,6 +8,7 @@
 #include "fs/chain/client.h"
 #include "fs/chain/proto.h"
 #include "fs/mgmt/client.h"
+#include "net/client_stack.h"
 #include "net/core/crc32c.h"
 #include "net/rpc.h"
 #include "net/serde.h"
@@ -38,11 +39,7 @@ int em_chain_client_create(const struct em_chain_client_opts *o, struct em_chain
 	c->read_head = o->read_head;
 	struct em_rpc_opts ro = { .secret = o->secret, .secret_len = o->secret_len };
 	struct em_mgmt_client_opts mo = { .mgmtd = o->mgmtd, .n_mgmtd = o->n_mgmtd };
-	int rc = em_reactor_create("chain-client", &c->r);
-	if (rc == 0)
-		rc = em_net_create(c->r, o->net, &c->net);
-	if (rc == 0)
-		rc = em_rpc_create(c->net, &ro, &c->rpc);
+	int rc = em_client_stack_create("chain-client", o->net, &ro, &c->r, &c->net, &c->rpc);
 	if (rc == 0)
 		rc = em_mgmt_client_create(c->r, c->rpc, &mo, &c->mgmt);
 	if (rc) {
@@ -61,13 +58,7 @@ void em_chain_client_destroy(struct em_chain_client *c)
 		em_rpc_destroy(c->rpc);
 	if (c->mgmt)
 		em_mgmt_client_destroy(c->mgmt);
-	/* Let the closed connections finish on their reactor before freeing it. */
-	for (int i = 0; c->r && i < 4; i++)
-		em_reactor_run_once(c->r, 0);
-	if (c->net)
-		em_net_destroy(c->net);
-	if (c->r)
-		em_reactor_destroy(c->r);
+	em_client_stack_release(c->r, c->net);
 	free(c);
 }
 

@@ -18,11 +18,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "block/chunk/engine.h"
 #include "include/ember/errors.h"
 #include "net/core/reactor.h"
+#include "tools/bench/bench.h"
 
 #define MIB (UINT64_C(1) << 20)
 
@@ -48,21 +48,6 @@ struct slot {
 	struct bench *b;
 	uint32_t idx;
 };
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static struct em_chunk_id chunk_id(uint64_t n)
-{
-	struct em_chunk_id id = { { 0 } };
-	for (int i = 0; i < 8; i++)
-		id.b[8 + i] = (uint8_t)(n >> (56 - 8 * i));
-	return id;
-}
 
 static uint64_t rnd(struct bench *b)
 {
@@ -112,9 +97,9 @@ static void write_next(struct slot *s)
 	struct bench *b = s->b;
 	if (b->stop || b->next >= b->nchunks)
 		return;
-	struct em_chunk_update u = { .id = chunk_id(b->next), .offset = 0, .len = b->chunk,
-				     .data = b->src, .update_ver = 1, .chain_ver = 1,
-				     .flags = EM_CHUNK_COMMIT };
+	struct em_chunk_update u = { .id = em_bench_chunk_id(b->next), .offset = 0,
+				     .len = b->chunk, .data = b->src, .update_ver = 1,
+				     .chain_ver = 1, .flags = EM_CHUNK_COMMIT };
 	b->next++;
 	int rc = em_chunk_update(b->e, &u, write_done, s);
 	if (rc < 0) {
@@ -150,7 +135,7 @@ static void read_next(struct slot *s)
 	struct bench *b = s->b;
 	if (b->stop || b->next >= b->nchunks)
 		return;
-	struct em_chunk_id id = chunk_id(b->next);
+	struct em_chunk_id id = em_bench_chunk_id(b->next);
 	b->next++;
 	int rc = em_chunk_read(b->e, &id, 0, b->chunk, b->bufs[s->idx], 0, read_done, s);
 	if (rc < 0) {
@@ -175,7 +160,7 @@ static void rand_done(void *arg, int status)
 	}
 	b->done++;
 	/* One clock read per completion: cheap (vDSO) next to an I/O. */
-	if (now_s() >= b->deadline)
+	if (em_bench_now_s() >= b->deadline)
 		b->stop = true;
 	rand_next(s);
 }
@@ -187,7 +172,7 @@ static void rand_next(struct slot *s)
 		return;
 	uint64_t n = rnd(b) % b->nchunks;
 	uint32_t off = (uint32_t)(rnd(b) % (b->chunk / b->rand_bs)) * b->rand_bs;
-	struct em_chunk_id id = chunk_id(n);
+	struct em_chunk_id id = em_bench_chunk_id(n);
 	int rc = em_chunk_read(b->e, &id, off, b->rand_bs, b->bufs[s->idx], 0, rand_done, s);
 	if (rc < 0) {
 		fail(b, rc, "random read submit");
@@ -209,14 +194,14 @@ static double run_phase(struct bench *b, start_fn start, uint32_t qd)
 	}
 	b->next = b->done = b->inflight = 0;
 	b->stop = false;
-	double t0 = now_s();
+	double t0 = em_bench_now_s();
 	b->deadline = t0 + b->runtime;
 	for (uint32_t i = 0; i < qd; i++) {
 		slots[i] = (struct slot){ .b = b, .idx = i };
 		start(&slots[i]);
 	}
 	wait_idle(b);
-	double t = now_s() - t0;
+	double t = em_bench_now_s() - t0;
 	free(slots);
 	return t;
 }

@@ -17,27 +17,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "block/service/client.h"
 #include "ember/errors.h"
 #include "net/core/config.h"
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static struct em_chunk_id chunk_id(uint64_t n)
-{
-	struct em_chunk_id id = { { 0 } };
-	for (int i = 0; i < 8; i++)
-		id.b[8 + i] = (uint8_t)(n >> (56 - 8 * i));
-	return id;
-}
+#include "tools/bench/bench.h"
 
 /* Runs one phase over every chunk; returns MiB/s or a negative error. */
 static double phase(struct em_cs_client *c, uint16_t method, uint32_t target, uint64_t nchunks,
@@ -47,14 +32,15 @@ static double phase(struct em_cs_client *c, uint16_t method, uint32_t target, ui
 	struct em_cs_result *res = calloc(batch, sizeof(*res));
 	if (!ios || !res)
 		return -ENOMEM;
-	double t0 = now_s();
+	double t0 = em_bench_now_s();
 	int rc = 0;
 	for (uint64_t next = 0; rc == 0 && next < nchunks;) {
 		uint32_t n = 0;
 		for (; n < batch && next < nchunks; n++, next++)
 			ios[n] = (struct em_cs_io){
-				.item = { .target = target, .id = chunk_id(next), .len = chunk, .ver = 1,
-					  .chain_ver = 1, .flags = EM_CHUNK_COMMIT },
+				.item = { .target = target, .id = em_bench_chunk_id(next),
+					  .len = chunk, .ver = 1, .chain_ver = 1,
+					  .flags = EM_CHUNK_COMMIT },
 				.data = buf + (size_t)n * chunk, .mr = mr };
 		rc = em_cs_client_batch(c, method, ios, n, res);
 		for (uint32_t i = 0; rc == 0 && i < n; i++) {
@@ -64,7 +50,7 @@ static double phase(struct em_cs_client *c, uint16_t method, uint32_t target, ui
 				rc = -EM_ECHECKSUM;
 		}
 	}
-	double secs = now_s() - t0;
+	double secs = em_bench_now_s() - t0;
 	free(ios);
 	free(res);
 	if (rc)

@@ -50,4 +50,16 @@ struct em_mgmt_list;
 int em_cli_mgmt_list(const char *name, char *mgmtd_list, const char *secret_file,
 		     struct em_mgmt_list *out);
 
+/* Opens a KV store the way `ember meta` and `ember fsck` name it (util.c):
+ * a KV URI (postgresql://..., lmdb:DIR, pg:...) as given, else DIR must
+ * already hold an LMDB store, so inspecting never creates one. Only the KV
+ * store is opened, not em_meta, whose superblock check may be what a
+ * checker needs to get past. Prints failures as "ember NAME: ..."; returns
+ * 0 or negative. */
+struct em_kv;
+int em_cli_open_kv(const char *name, const char *db, struct em_kv **kv);
+
+/* S on stdout as a JSON string, quoted and escaped. */
+void em_cli_json_str(const char *s);
+
 #endif

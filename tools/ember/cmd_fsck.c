@@ -7,7 +7,6 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "block/service/proto.h"
 #include "ember/errors.h"
@@ -71,21 +70,6 @@ struct out {
 	uint64_t limit, shown, total;
 };
 
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if (ch == '"' || ch == '\\')
-			printf("\\%c", ch);
-		else if (ch < 0x20)
-			printf("\\u%04x", ch);
-		else
-			putchar(ch);
-	}
-	putchar('"');
-}
-
 /* Problems stream out as found, so a huge report needs no memory; only the
  * first `limit` are printed, every one is counted. */
 static bool take(struct out *o)
@@ -106,7 +90,7 @@ static void meta_problem(void *arg, const char *text)
 		return;
 	if (o->json) {
 		printf("{\"kind\": \"metadata\", \"text\": ");
-		json_str(text);
+		em_cli_json_str(text);
 		printf("}");
 	} else {
 		printf("problem: metadata: %s\n", text);
@@ -123,33 +107,11 @@ static void chunk_problem(void *arg, const struct em_fs_fsck_problem *p)
 		em_cs_id_fmt(&p->id, hex);
 		printf("{\"kind\": \"%s\", \"chain\": %u, \"target\": %u, \"chunk\": \"%s\", "
 		       "\"text\": ", em_fs_fsck_kind_name(p->kind), p->chain, p->target, hex);
-		json_str(p->text);
+		em_cli_json_str(p->text);
 		printf("}");
 	} else {
 		printf("problem: %s\n", p->text);
 	}
-}
-
-/* The store as `ember meta` names it; a bare directory must hold an LMDB
- * store already, so a typo never creates an empty one that checks clean. */
-static int open_store(const char *db, struct em_kv **kv)
-{
-	char uri[4096], err[600];
-	struct stat st;
-	if (strstr(db, "://") || strncmp(db, "lmdb:", 5) == 0 || strncmp(db, "pg:", 3) == 0) {
-		snprintf(uri, sizeof(uri), "%s", db);
-	} else {
-		snprintf(uri, sizeof(uri), "%s/data.mdb", db);
-		if (stat(uri, &st) < 0) {
-			fprintf(stderr, "ember fsck: %s is not an LMDB store (no data.mdb)\n", db);
-			return -ENOENT;
-		}
-		snprintf(uri, sizeof(uri), "lmdb:%s", db);
-	}
-	int rc = em_kv_open(uri, NULL, kv, err, sizeof(err));
-	if (rc < 0)
-		fprintf(stderr, "ember fsck: %s\n", err);
-	return rc;
 }
 
 /* Part 2: routing from mgmtd, then em_fs_fsck. Returns 0 or negative
@@ -182,7 +144,7 @@ static void print_json(const char *db, const struct em_meta_fsck_report *m,
 		       const struct em_fs_fsck_report *c, const struct out *o)
 {
 	printf("%s],\n  \"metadata\": {\"store\": ", o->shown ? "\n  " : "");
-	json_str(db);
+	em_cli_json_str(db);
 	printf(", \"inodes\": %llu, \"files\": %llu, \"dirs\": %llu, \"symlinks\": %llu, "
 	       "\"dentries\": %llu, \"orphans\": %llu, \"sessions\": %llu, \"gc\": %llu, "
 	       "\"xattrs\": %llu, \"problems\": %llu},\n",
@@ -281,7 +243,7 @@ int em_cmd_fsck(int argc, char **argv)
 	snprintf(urls, sizeof(urls), "%s", mgmtd ? mgmtd : "tcp://127.0.0.1:9100");
 
 	struct em_kv *kv;
-	if (open_store(db, &kv) < 0)
+	if (em_cli_open_kv("fsck", db, &kv) < 0)
 		return EM_EXIT_FAIL;
 	struct em_meta_fsck_report mrep = { 0 };
 	struct em_fs_fsck_report crep = { 0 };

@@ -45,34 +45,9 @@ struct store {
 	struct em_meta *m;
 };
 
-/* Opens only the KV store: fsck must not depend on the superblock that
- * em_meta_init() checks, since it may be what is damaged. */
-static int open_kv(const char *db, struct em_kv **kv)
-{
-	char uri[4096], err[600];
-	struct stat st;
-	int rc;
-
-	if (strstr(db, "://") || strncmp(db, "lmdb:", 5) == 0 || strncmp(db, "pg:", 3) == 0) {
-		snprintf(uri, sizeof(uri), "%s", db);
-	} else {
-		/* Inspecting must never create a store by mistake. */
-		snprintf(uri, sizeof(uri), "%s/data.mdb", db);
-		if (stat(uri, &st) < 0) {
-			fprintf(stderr, "ember meta: %s is not an LMDB store (no data.mdb)\n", db);
-			return -ENOENT;
-		}
-		snprintf(uri, sizeof(uri), "lmdb:%s", db);
-	}
-	rc = em_kv_open(uri, NULL, kv, err, sizeof(err));
-	if (rc < 0)
-		fprintf(stderr, "ember meta: %s\n", err);
-	return rc;
-}
-
 static int open_store(const char *db, struct store *s)
 {
-	int rc = open_kv(db, &s->kv);
+	int rc = em_cli_open_kv("meta", db, &s->kv);
 	if (rc < 0)
 		return rc;
 	rc = em_meta_init(s->kv, NULL, &s->m);
@@ -127,21 +102,6 @@ static const char *time_str(int64_t ns, char *b, size_t len)
 	return b;
 }
 
-static void print_name_json(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
-}
-
 static void print_attr_json(const struct em_meta_attr *a)
 {
 	printf("\"ino\": %llu, \"mode\": %u, \"nlink\": %u, \"uid\": %u, \"gid\": %u, "
@@ -167,12 +127,12 @@ static int do_stat(struct em_meta *m, const char *path, bool json)
 		em_meta_readlink(m, &root_cred, a.ino, target, sizeof(target));
 	if (json) {
 		printf("{\"path\": ");
-		print_name_json(path);
+		em_cli_json_str(path);
 		printf(", ");
 		print_attr_json(&a);
 		if (S_ISLNK(a.mode)) {
 			printf(", \"target\": ");
-			print_name_json(target);
+			em_cli_json_str(target);
 		}
 		printf("}\n");
 		return EM_EXIT_OK;
@@ -234,7 +194,7 @@ static int ls_entry(struct em_meta *m, const struct em_meta_dirent *e, void *arg
 		em_meta_readlink(m, &root_cred, a.ino, target, sizeof(target));
 	if (c->json) {
 		printf("%s  {\"name\": ", c->first ? "" : ",\n");
-		print_name_json(e->name);
+		em_cli_json_str(e->name);
 		printf(", ");
 		print_attr_json(&a);
 		printf("}");
@@ -322,7 +282,7 @@ static void fsck_problem(void *arg, const char *problem)
 	struct fsck_ctx *c = arg;
 	if (c->json) {
 		printf("%s\n    ", c->shown ? "," : "");
-		print_name_json(problem);
+		em_cli_json_str(problem);
 	} else {
 		printf("problem: %s\n", problem);
 	}
@@ -334,7 +294,9 @@ static int do_fsck(const char *db, bool json)
 	struct em_kv *kv;
 	struct em_meta_fsck_report r;
 	struct fsck_ctx c = { json, 0 };
-	if (open_kv(db, &kv) < 0)
+	/* Only the KV store: fsck must not depend on the superblock that
+	 * em_meta_init() checks, since it may be what is damaged. */
+	if (em_cli_open_kv("meta", db, &kv) < 0)
 		return EM_EXIT_FAIL;
 	/* Problems stream out as found, so a huge report needs no memory. */
 	if (json)
