@@ -1,6 +1,6 @@
 /* Admin commands of an NVM subsystem's controller: Identify, Get Log Page,
- * Get/Set Features, Keep Alive, Asynchronous Event Request. The ones a
- * discovery controller shares are exported for discovery.c. */
+ * Get/Set Features, Keep Alive, Asynchronous Event Request. A discovery
+ * controller runs the same set through em_nvmf_admin_dispatch(). */
 #include <string.h>
 
 #include <nvme/types.h>
@@ -268,7 +268,7 @@ static uint16_t set_num_queues(struct em_nvmf_req *req, uint32_t cdw11)
 	return 0;
 }
 
-void em_nvmf_set_features(struct em_nvmf_req *req)
+static void set_features(struct em_nvmf_req *req)
 {
 	struct em_nvmf_ctrl *c = req->q->ctrl;
 	uint32_t cdw10 = le32toh(req->cmd.cdw10), cdw11 = le32toh(req->cmd.cdw11);
@@ -298,7 +298,7 @@ void em_nvmf_set_features(struct em_nvmf_req *req)
 	em_nvmf_req_complete(req, status);
 }
 
-void em_nvmf_get_features(struct em_nvmf_req *req)
+static void get_features(struct em_nvmf_req *req)
 {
 	struct em_nvmf_ctrl *c = req->q->ctrl;
 	uint32_t cdw10 = le32toh(req->cmd.cdw10), cdw11 = le32toh(req->cmd.cdw11);
@@ -329,7 +329,7 @@ void em_nvmf_get_features(struct em_nvmf_req *req)
 	em_nvmf_req_complete(req, status);
 }
 
-uint16_t em_nvmf_keep_alive(struct em_nvmf_req *req)
+static uint16_t keep_alive(struct em_nvmf_req *req)
 {
 	struct em_nvmf_ctrl *c = req->q->ctrl;
 
@@ -339,7 +339,7 @@ uint16_t em_nvmf_keep_alive(struct em_nvmf_req *req)
 	return 0;
 }
 
-void em_nvmf_async_event(struct em_nvmf_req *req)
+static void async_event(struct em_nvmf_req *req)
 {
 	struct em_nvmf_ctrl *c = req->q->ctrl;
 
@@ -352,31 +352,40 @@ void em_nvmf_async_event(struct em_nvmf_req *req)
 	c->aer[c->n_aer++] = req;
 }
 
-void em_nvmf_admin_execute(struct em_nvmf_req *req)
+/* Both controller kinds (NVM subsystem and discovery) run the same admin
+ * command set and differ only in what Identify and Get Log Page may return,
+ * so one dispatcher serves both with those two handlers passed in. */
+void em_nvmf_admin_dispatch(struct em_nvmf_req *req, em_nvmf_admin_fn identify_fn,
+			    em_nvmf_admin_fn get_log_page_fn)
 {
 	uint16_t status;
 
 	switch (req->cmd.opc) {
 	case EM_ADM_IDENTIFY:
-		status = identify(req);
+		status = identify_fn(req);
 		break;
 	case EM_ADM_GET_LOG_PAGE:
-		status = get_log_page(req);
+		status = get_log_page_fn(req);
 		break;
 	case EM_ADM_KEEP_ALIVE:
-		status = em_nvmf_keep_alive(req);
+		status = keep_alive(req);
 		break;
 	case EM_ADM_SET_FEATURES:
-		em_nvmf_set_features(req);
+		set_features(req);
 		return;
 	case EM_ADM_GET_FEATURES:
-		em_nvmf_get_features(req);
+		get_features(req);
 		return;
 	case EM_ADM_ASYNC_EVENT:
-		em_nvmf_async_event(req);
+		async_event(req);
 		return;
 	default:
 		status = EM_SC_INVALID_OPCODE | EM_NVME_DNR;
 	}
 	em_nvmf_req_complete(req, status);
+}
+
+void em_nvmf_admin_execute(struct em_nvmf_req *req)
+{
+	em_nvmf_admin_dispatch(req, identify, get_log_page);
 }

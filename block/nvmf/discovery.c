@@ -61,37 +61,23 @@ static uint16_t discovery_log(struct em_nvmf_req *req)
 	return status;
 }
 
+/* A discovery controller identifies only itself (CNS 01h). */
+static uint16_t discovery_identify(struct em_nvmf_req *req)
+{
+	if ((le32toh(req->cmd.cdw10) & 0xff) != 0x01)
+		return EM_SC_INVALID_FIELD | EM_NVME_DNR;
+	return em_nvmf_identify_ctrl(req);
+}
+
+/* ...and has one log page, the discovery log. */
+static uint16_t discovery_get_log_page(struct em_nvmf_req *req)
+{
+	if ((le32toh(req->cmd.cdw10) & 0xff) != LID_DISCOVERY)
+		return EM_SC_INVALID_LOG_PAGE | EM_NVME_DNR;
+	return discovery_log(req);
+}
+
 void em_nvmf_discovery_execute(struct em_nvmf_req *req)
 {
-	uint16_t status;
-
-	switch (req->cmd.opc) {
-	case EM_ADM_IDENTIFY:
-		if ((le32toh(req->cmd.cdw10) & 0xff) != 0x01)
-			status = EM_SC_INVALID_FIELD | EM_NVME_DNR;
-		else
-			status = em_nvmf_identify_ctrl(req);
-		break;
-	case EM_ADM_GET_LOG_PAGE:
-		if ((le32toh(req->cmd.cdw10) & 0xff) != LID_DISCOVERY)
-			status = EM_SC_INVALID_LOG_PAGE | EM_NVME_DNR;
-		else
-			status = discovery_log(req);
-		break;
-	case EM_ADM_KEEP_ALIVE:
-		status = em_nvmf_keep_alive(req);
-		break;
-	case EM_ADM_SET_FEATURES:
-		em_nvmf_set_features(req);
-		return;
-	case EM_ADM_GET_FEATURES:
-		em_nvmf_get_features(req);
-		return;
-	case EM_ADM_ASYNC_EVENT:
-		em_nvmf_async_event(req);
-		return;
-	default:
-		status = EM_SC_INVALID_OPCODE | EM_NVME_DNR;
-	}
-	em_nvmf_req_complete(req, status);
+	em_nvmf_admin_dispatch(req, discovery_identify, discovery_get_log_page);
 }

@@ -185,12 +185,13 @@ void em_nvmf_admin_execute(struct em_nvmf_req *req);
 void em_nvmf_discovery_execute(struct em_nvmf_req *req);
 void em_nvmf_io_execute(struct em_nvmf_req *req);
 
-/* Admin commands common to NVM and discovery controllers (admin.c). */
+/* Admin commands common to NVM and discovery controllers (admin.c): the
+ * dispatcher runs the shared ones itself and the controller kind's own
+ * Identify and Get Log Page handlers (each returns an NVMe status). */
+typedef uint16_t (*em_nvmf_admin_fn)(struct em_nvmf_req *req);
+void em_nvmf_admin_dispatch(struct em_nvmf_req *req, em_nvmf_admin_fn identify_fn,
+			    em_nvmf_admin_fn get_log_page_fn);
 uint16_t em_nvmf_identify_ctrl(struct em_nvmf_req *req);
-uint16_t em_nvmf_keep_alive(struct em_nvmf_req *req);
-void em_nvmf_get_features(struct em_nvmf_req *req);
-void em_nvmf_set_features(struct em_nvmf_req *req);
-void em_nvmf_async_event(struct em_nvmf_req *req);
 
 /* Copy a log page image into the request buffer honouring the offset and
  * length asked for; zero-fills past its end. */

@@ -18,13 +18,28 @@ static int range_ok(uint32_t offset, uint32_t len)
 	return (uint64_t)offset + len <= EM_CHUNK_MAX_SIZE;
 }
 
+/* Every request names its replica the same way (chain, the sender's view of
+ * its version, the receiving target) and proto.h's structs keep those three
+ * as separate members, so the helpers take the fields one by one. */
+static void enc_replica(struct em_enc *e, uint32_t chain, uint64_t chain_ver, uint32_t target)
+{
+	em_enc_u32(e, chain);
+	em_enc_u64(e, chain_ver);
+	em_enc_u32(e, target);
+}
+
+static void dec_replica(struct em_dec *d, uint32_t *chain, uint64_t *chain_ver, uint32_t *target)
+{
+	*chain = em_dec_u32(d);
+	*chain_ver = em_dec_u64(d);
+	*target = em_dec_u32(d);
+}
+
 int em_chain_enc_update(void *buf, size_t cap, const struct em_chain_update_req *r)
 {
 	struct em_enc e;
 	em_enc_init(&e, buf, cap);
-	em_enc_u32(&e, r->chain);
-	em_enc_u64(&e, r->chain_ver);
-	em_enc_u32(&e, r->target);
+	enc_replica(&e, r->chain, r->chain_ver, r->target);
 	em_enc_raw(&e, r->id.b, sizeof(r->id.b));
 	em_enc_u8(&e, r->op);
 	em_enc_u32(&e, r->offset);
@@ -43,9 +58,7 @@ int em_chain_dec_update(const void *p, size_t len, struct em_chain_update_req *o
 	struct em_dec d;
 	memset(out, 0, sizeof(*out));
 	em_dec_init(&d, p, len);
-	out->chain = em_dec_u32(&d);
-	out->chain_ver = em_dec_u64(&d);
-	out->target = em_dec_u32(&d);
+	dec_replica(&d, &out->chain, &out->chain_ver, &out->target);
 	em_dec_raw(&d, out->id.b, sizeof(out->id.b));
 	out->op = em_dec_u8(&d);
 	out->offset = em_dec_u32(&d);
@@ -88,9 +101,7 @@ int em_chain_enc_read(void *buf, size_t cap, const struct em_chain_read_req *r)
 {
 	struct em_enc e;
 	em_enc_init(&e, buf, cap);
-	em_enc_u32(&e, r->chain);
-	em_enc_u64(&e, r->chain_ver);
-	em_enc_u32(&e, r->target);
+	enc_replica(&e, r->chain, r->chain_ver, r->target);
 	em_enc_raw(&e, r->id.b, sizeof(r->id.b));
 	em_enc_u32(&e, r->offset);
 	em_enc_u32(&e, r->len);
@@ -103,9 +114,7 @@ int em_chain_dec_read(const void *p, size_t len, struct em_chain_read_req *out)
 	struct em_dec d;
 	memset(out, 0, sizeof(*out));
 	em_dec_init(&d, p, len);
-	out->chain = em_dec_u32(&d);
-	out->chain_ver = em_dec_u64(&d);
-	out->target = em_dec_u32(&d);
+	dec_replica(&d, &out->chain, &out->chain_ver, &out->target);
 	em_dec_raw(&d, out->id.b, sizeof(out->id.b));
 	out->offset = em_dec_u32(&d);
 	out->len = em_dec_u32(&d);
@@ -119,9 +128,7 @@ int em_chain_enc_sync_done(void *buf, size_t cap, const struct em_chain_sync_don
 {
 	struct em_enc e;
 	em_enc_init(&e, buf, cap);
-	em_enc_u32(&e, r->chain);
-	em_enc_u64(&e, r->chain_ver);
-	em_enc_u32(&e, r->target);
+	enc_replica(&e, r->chain, r->chain_ver, r->target);
 	return enc_done(&e);
 }
 
@@ -129,8 +136,6 @@ int em_chain_dec_sync_done(const void *p, size_t len, struct em_chain_sync_done 
 {
 	struct em_dec d;
 	em_dec_init(&d, p, len);
-	out->chain = em_dec_u32(&d);
-	out->chain_ver = em_dec_u64(&d);
-	out->target = em_dec_u32(&d);
+	dec_replica(&d, &out->chain, &out->chain_ver, &out->target);
 	return em_dec_error(&d) ? -EBADMSG : 0;
 }

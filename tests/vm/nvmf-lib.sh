@@ -22,12 +22,16 @@ check() { # check "what" command...
 	fi
 }
 
-# Starts ember-target and waits (bounded) for its "ready" line.
+# Starts ember-target and waits (bounded) for its "ready" line. Only the lines
+# this start appends count: the log holds earlier runs' "ready" lines after a
+# restart, and at EMBER_LOG=debug the line need not be among the last few.
 start_target() {
+	local from
+	from=$(($(cat "$work/target.log" 2>/dev/null | wc -l) + 1))
 	EMBER_LOG=${EMBER_LOG:-info} "$BIN" -c "$work/target.ini" >>"$work/target.log" 2>&1 &
 	pid=$!
 	for _ in $(seq 150); do
-		tail -n 5 "$work/target.log" | grep -q 'ember-target: ready' && return 0
+		tail -n "+$from" "$work/target.log" | grep -q 'ember-target: ready' && return 0
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.2
 	done

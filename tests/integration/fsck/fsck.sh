@@ -9,28 +9,14 @@
 set -u
 SRC=$1 BUILD=$2 CHUNK_RM=$3
 E=$BUILD/tools/ember
-if [ "$(id -u)" -ne 0 ] || [ ! -c /dev/fuse ]; then
-	echo "1..0 # SKIP needs root and /dev/fuse"
-	exit 77
-fi
+# Failing commands explain themselves on stderr: show it next to the check.
+CHECK_STDERR=1
+. "$(dirname "$0")/../lib/tap.sh"
+tap_need_root_fuse
 T=$(mktemp -d /tmp/ember-fsck-test.XXXXXX)
 D=$T/state M=$T/mnt
-failed=0 n=0
 
-cleanup() {
-	"$E" down --dir "$D" --force > /dev/null 2>&1
-	if [ "$failed" = 0 ]; then rm -rf "$T"; else echo "# state and logs kept in $T" >&2; fi
-}
-trap cleanup EXIT
-
-check() { # check NAME CMD...: the command's output goes to TAP as comments
-	n=$((n + 1))
-	local out rc
-	out=$("${@:2}" 2>&1)
-	rc=$?
-	[ -z "$out" ] || echo "$out" | sed 's/^/# /'
-	if [ $rc = 0 ]; then echo "ok $n - $1"; else echo "not ok $n - $1"; failed=1; fi
-}
+trap tap_cleanup EXIT
 
 up() {
 	# Ports apart from up.sh's, which may run in the same meson invocation.
@@ -118,5 +104,4 @@ check "fsck: exit 1 naming the orphan, missing and divergent chunks" named
 check "fsck --json: counts and the orphan's id" json_counts
 check "fsck --limit 1: one line, total counted" limited
 check "--help says what is checked; bad option exits 2" usage
-echo "1..$n"
-exit $failed
+tap_done

@@ -8,30 +8,14 @@
 set -u
 SRC=$1 BUILD=$2
 E=$BUILD/tools/ember
-if [ "$(id -u)" -ne 0 ] || [ ! -c /dev/fuse ]; then
-	echo "1..0 # SKIP needs root and /dev/fuse"
-	exit 77
-fi
+. "$(dirname "$0")/../lib/tap.sh"
+tap_need_root_fuse
 T=$(mktemp -d /tmp/ember-up-test.XXXXXX)
 D=$T/state M=$T/mnt
 # Off the default ports, so a developer's own `ember up` does not collide.
 PORTS=(--port-base 29100)
-failed=0 n=0
 
-cleanup() {
-	"$E" down --dir "$D" --force > /dev/null 2>&1
-	if [ "$failed" = 0 ]; then rm -rf "$T"; else echo "# state and logs kept in $T" >&2; fi
-}
-trap cleanup EXIT
-
-check() { # check NAME CMD...: the command's output goes to TAP as comments
-	n=$((n + 1))
-	local out rc
-	out=$("${@:2}")
-	rc=$?
-	[ -z "$out" ] || echo "$out" | sed 's/^/# /'
-	if [ $rc = 0 ]; then echo "ok $n - $1"; else echo "not ok $n - $1"; failed=1; fi
-}
+trap tap_cleanup EXIT
 
 # The README command, with the build tree meson is testing and a temp dir.
 readme_up() {
@@ -116,5 +100,4 @@ check "the same files after down and up" files_there
 check "kill -9 of a storage daemon: status says dead within the lease" dead_within_lease
 check "mgmtd /metrics: its targets offline" metrics_offline
 check "ember down with a dead daemon" down_clean
-echo "1..$n"
-exit $failed
+tap_done
