@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include "ember/errors.h"
+#include "net/conn.h"
 #include "net/core/log.h"
+#include "net/metrics_http.h"
 
 static void usage(FILE *f, const char *prog)
 {
@@ -18,8 +20,8 @@ static void usage(FILE *f, const char *prog)
 		   "       %s --help-config   (every option, with defaults)\n", prog, prog);
 }
 
-int em_daemon_parse_args(int argc, char **argv, const char *prog,
-			 const struct em_cfg_option *schema, const char **config)
+static int parse_args(int argc, char **argv, const char *prog,
+		      const struct em_cfg_option *schema, const char **config)
 {
 	*config = NULL;
 	for (int i = 1; i < argc; i++) {
@@ -43,6 +45,26 @@ int em_daemon_parse_args(int argc, char **argv, const char *prog,
 	}
 	if (!*config) {
 		usage(stderr, prog);
+		return 2;
+	}
+	return -1;
+}
+
+int em_daemon_load_config(int argc, char **argv, const char *prog,
+			  const struct em_cfg_option *own, struct em_config **cfg)
+{
+	/* Static: the loaded config keeps pointing at its schema. */
+	static struct em_cfg_option schema[64];
+	em_config_schema_concat(schema, sizeof(schema) / sizeof(schema[0]),
+				(const struct em_cfg_option *const[]){
+					own, em_net_cfg_schema, em_metrics_cfg_schema, NULL });
+	const char *path;
+	int st = parse_args(argc, argv, prog, schema, &path);
+	if (st >= 0)
+		return st;
+	char err[256];
+	if (em_config_load_file(path, schema, cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: %s\n", prog, err);
 		return 2;
 	}
 	return -1;

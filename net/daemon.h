@@ -14,12 +14,13 @@
 #include "net/core/reactor.h"
 #include "net/rpc.h"
 
-/* Parses "-c CONFIG [-l LEVEL]", "--help" and "--help-config" (which lists
- * schema). Returns -1 to go on with *config set and the log level applied,
- * else the status to exit with: 0 after a help, 2 (usage on stderr) on
- * anything else. prog names the program in the usage. */
-int em_daemon_parse_args(int argc, char **argv, const char *prog,
-			 const struct em_cfg_option *schema, const char **config);
+/* The common start of a daemon's main: its own options plus [net] and
+ * [metrics], then -c CONFIG, -l LEVEL, --help and --help-config, then the
+ * config file (an error is printed to stderr as "prog: file:line: ..."). prog
+ * names the program in the usage. Returns -1 with *cfg loaded to go on, or
+ * the exit status: 0 after help, 2 for bad usage or a bad config. */
+int em_daemon_load_config(int argc, char **argv, const char *prog,
+			  const struct em_cfg_option *own, struct em_config **cfg);
 
 /* Blocks SIGINT and SIGTERM and ignores SIGPIPE. Call it before any thread
  * starts: threads inherit the mask, so the stop signals reach only the

@@ -142,20 +142,10 @@ static void stop(struct daemon *d)
 
 int main(int argc, char **argv)
 {
-	static struct em_cfg_option full_schema[64];
-	em_config_schema_concat(full_schema, sizeof(full_schema) / sizeof(full_schema[0]),
-				(const struct em_cfg_option *const[]){
-					meta_schema, em_net_cfg_schema, em_metrics_cfg_schema, NULL });
-	const char *path;
-	int st = em_daemon_parse_args(argc, argv, "ember-meta", full_schema, &path);
+	struct daemon d = { .sig.fd = -1 };
+	int st = em_daemon_load_config(argc, argv, "ember-meta", meta_schema, &d.cfg);
 	if (st >= 0)
 		return st;
-	struct daemon d = { .sig.fd = -1 };
-	char err[256];
-	if (em_config_load_file(path, full_schema, &d.cfg, err, sizeof(err)) < 0) {
-		fprintf(stderr, "ember-meta: %s\n", err);
-		return 2;
-	}
 	em_daemon_block_signals(NULL);
 	int rc = start(&d);
 	if (rc == 0)
