@@ -2,7 +2,9 @@
  * reads, and applying durable records to the in-memory table. */
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "block/chunk/eio.h"
 #include "block/chunk/internal.h"
@@ -157,6 +159,7 @@ void em_op_finish(struct em_chunk_op *op, int status)
 {
 	struct em_engine *e = op->e;
 	struct em_chunk_entry *ent = op->ent;
+	em_csum_put(e, &op->csum);
 	if (op->new_loc)
 		em_alloc_put(&e->alloc, op->new_loc); /* never reached the log */
 	em_engine_buf_put(e, op->buf, op->buf_size);
@@ -202,6 +205,66 @@ static void noop_cb(void *arg, int status, const struct em_chunk_meta *meta)
 {
 }
 
+/* ---- block checksums ----------------------------------------------------- */
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void report_mismatch(struct em_engine *e, const struct em_chunk_id *id, uint32_t block)
+{
+	e->csum_errors++;
+	/* Readers of a bad chunk can ask again and again: one line a second. */
+	uint64_t t = now_ns();
+	if (e->csum_log_ns && t - e->csum_log_ns < 1000000000ull) {
+		e->csum_log_dropped++;
+		return;
+	}
+	char hex[33];
+	for (int i = 0; i < 16; i++)
+		snprintf(hex + 2 * i, 3, "%02x", id->b[i]);
+	EM_ERR("chunk", "checksum mismatch: chunk %s, block at %u (%llu mismatches in all, "
+	       "%llu not logged)", hex, block, (unsigned long long)e->csum_errors,
+	       (unsigned long long)e->csum_log_dropped);
+	e->csum_log_ns = t;
+	e->csum_log_dropped = 0;
+}
+
+int em_engine_verify(struct em_engine *e, struct em_csum_req *req, const struct em_chunk_id *id,
+		     uint64_t loc, uint32_t length, uint32_t tail, const uint8_t *buf,
+		     uint32_t from, uint32_t to)
+{
+	uint64_t slot = em_loc_off(loc);
+	for (uint32_t b = from; b < to; b += EM_CSUM_BLOCK) {
+		const uint8_t *p = buf + (b - from);
+		bool full = (uint64_t)b + EM_CSUM_BLOCK <= length;
+		uint32_t want = full ? em_csum_get(req, slot + b) : tail;
+		uint32_t got = em_crc32c(0, p, full ? EM_CSUM_BLOCK : length - b);
+		if (got != want) {
+			report_mismatch(e, id, b);
+			return -EM_ECHECKSUM;
+		}
+	}
+	return 0;
+}
+
+/* Table entries for the full blocks of a version of length len in slot loc,
+ * from block-aligned slot offset from (buf holds the bytes from there); the
+ * partial last block's CRC is returned, 0 if there is none. */
+static uint32_t set_block_crcs(struct em_chunk_op *op, uint64_t loc, const uint8_t *buf,
+			       uint32_t from, uint32_t len)
+{
+	uint64_t slot = em_loc_off(loc);
+	uint32_t b = from;
+	for (; (uint64_t)b + EM_CSUM_BLOCK <= len; b += EM_CSUM_BLOCK)
+		em_csum_set(op->e, &op->csum, slot + b,
+			    em_crc32c(0, buf + (b - from), EM_CSUM_BLOCK));
+	return len > b ? em_crc32c(0, buf + (b - from), len - b) : 0;
+}
+
 /* ---- mutations ---------------------------------------------------------- */
 
 static void data_written(void *arg, int status)
@@ -217,7 +280,8 @@ static void data_written(void *arg, int status)
 
 /* The pending version's bytes are in op->buf, crc and placement decided:
  * write them (if any) and queue the record. */
-static void write_pending(struct em_chunk_op *op, uint32_t len, uint32_t crc, uint64_t loc)
+static void write_pending(struct em_chunk_op *op, uint32_t len, uint32_t crc, uint32_t tail,
+			  uint64_t loc)
 {
 	struct em_chunk_meta *m = &op->rec.meta;
 	op->rec.type = EM_REC_PUT;
@@ -226,15 +290,21 @@ static void write_pending(struct em_chunk_op *op, uint32_t len, uint32_t crc, ui
 		m->commit_ver = op->u.update_ver;
 		m->length = len;
 		m->crc = crc;
+		m->tail_crc = tail;
 		m->loc = loc;
 		m->pending_ver = m->pending_length = m->pending_crc = 0;
+		m->pending_tail_crc = 0;
 		m->pending_loc = 0;
 	} else {
 		m->pending_ver = op->u.update_ver;
 		m->pending_length = len;
 		m->pending_crc = crc;
+		m->pending_tail_crc = tail;
 		m->pending_loc = loc;
 	}
+	/* The entries are set: dirty pages stay cached until the log writes
+	 * them, so the pins can go. */
+	em_csum_put(op->e, &op->csum);
 	if (!op->buf_len) {
 		em_log_append(op->e, op);
 		return;
@@ -245,17 +315,10 @@ static void write_pending(struct em_chunk_op *op, uint32_t len, uint32_t crc, ui
 		finish_later(op, rc);
 }
 
-struct update_plan {
-	uint32_t base_len, base_crc;
-	uint64_t base_loc;
-	uint32_t new_len;
-	bool in_place;
-	uint64_t region;     /* in-place: first byte of the slot rewritten */
-};
-
-static void fill_and_write(struct em_chunk_op *op, const struct update_plan *p)
+static void fill_and_write(struct em_chunk_op *op)
 {
 	struct em_engine *e = op->e;
+	const struct em_update_plan *p = &op->plan;
 	uint8_t *b = op->buf;
 	uint32_t off = op->u.offset, len = op->u.len;
 	if (op->kind == EM_OP_TRUNCATE)
@@ -270,7 +333,8 @@ static void fill_and_write(struct em_chunk_op *op, const struct update_plan *p)
 				memcpy(b + (off - p->region), op->u.data, len);
 		}
 		uint32_t crc = em_crc32c(p->base_crc, b + keep, p->new_len - p->base_len);
-		write_pending(op, p->new_len, crc, p->base_loc);
+		uint32_t tail = set_block_crcs(op, p->base_loc, b, (uint32_t)p->region, p->new_len);
+		write_pending(op, p->new_len, crc, tail, p->base_loc);
 		return;
 	}
 	/* Copy on write: buf holds the base's first min(base, new) bytes. */
@@ -291,49 +355,80 @@ static void fill_and_write(struct em_chunk_op *op, const struct update_plan *p)
 			memset(b + off, 0, len);
 	}
 	uint32_t crc = em_crc32c(0, b, p->new_len);
+	uint32_t tail = set_block_crcs(op, op->new_loc, b, 0, p->new_len);
 	op->buf_dev_off = e->sb.data_off + em_loc_off(op->new_loc);
-	write_pending(op, p->new_len, crc, op->new_loc);
+	write_pending(op, p->new_len, crc, tail, op->new_loc);
 }
 
-struct base_read {
-	struct em_chunk_op *op;
-	struct update_plan plan;
-};
-
-static void base_read_done(void *arg, int status)
+/* Base bytes and table pages are in: check the base, then build. */
+static void update_continue(struct em_chunk_op *op)
 {
-	struct base_read *br = arg;
-	struct em_chunk_op *op = br->op;
-	struct update_plan plan = br->plan;
-	free(br);
-	if (status < 0) {
-		em_op_finish(op, status);
+	struct em_update_plan *p = &op->plan;
+	if (op->io_status < 0) {
+		em_op_finish(op, op->io_status);
 		return;
 	}
-	if (op->kind == EM_OP_TRUNCATE && plan.new_len <= plan.base_len) {
-		/* Shrink: the slot keeps its bytes, only length and CRC move. */
-		uint32_t crc = em_crc32c(0, op->buf, plan.new_len);
+	if (p->read_to > p->read_from) {
+		/* A bad base must fail the update: copying it would give
+		 * wrong bytes fresh, matching checksums. */
+		int rc = em_engine_verify(op->e, &op->csum, &op->u.id, p->base_loc, p->base_len,
+					  p->base_tail, op->buf, p->read_from, p->read_to);
+		if (rc < 0) {
+			em_op_finish(op, rc);
+			return;
+		}
+	}
+	if (op->kind == EM_OP_TRUNCATE && p->new_len <= p->base_len) {
+		/* Shrink: the slot keeps its bytes and full blocks' entries;
+		 * length, CRC and the new last block's CRC move. */
+		uint32_t crc = em_crc32c(0, op->buf, p->new_len);
+		uint32_t last = p->new_len / EM_CSUM_BLOCK * EM_CSUM_BLOCK;
+		uint32_t tail = p->new_len > last ? em_crc32c(0, op->buf + last, p->new_len - last) : 0;
 		em_engine_buf_put(op->e, op->buf, op->buf_size);
 		op->buf = NULL;
 		op->buf_len = 0;
-		write_pending(op, plan.new_len, crc, plan.base_loc);
+		write_pending(op, p->new_len, crc, tail, p->base_loc);
 		return;
 	}
-	fill_and_write(op, &plan);
+	fill_and_write(op);
 }
 
-static int read_base(struct em_chunk_op *op, const struct update_plan *p, uint64_t dev_off,
-		     uint64_t len)
+static void update_part_done(void *arg, int status)
 {
-	struct base_read *br = malloc(sizeof(*br));
-	if (!br)
-		return -ENOMEM;
-	br->op = op;
-	br->plan = *p;
-	int rc = em_eio(op->e->dev, EM_BDEV_READ, 0, dev_off, len, op->buf, base_read_done, br);
+	struct em_chunk_op *op = arg;
+	if (status < 0 && !op->io_status)
+		op->io_status = status;
+	if (--op->waits == 0)
+		update_continue(op);
+}
+
+/* Wait for the table pages and read base bytes [from, from + len) of the
+ * slot (len 0: none) into op->buf, then continue. Returns 0, or a negative
+ * errno when nothing was started. */
+static int update_io(struct em_chunk_op *op, uint32_t from, uint32_t len)
+{
+	struct em_update_plan *p = &op->plan;
+	op->waits = 1; /* held until everything is started */
+	int rc = em_csum_ready(&op->csum, update_part_done, op);
 	if (rc < 0)
-		free(br);
-	return rc;
+		return rc;
+	if (rc == 0)
+		op->waits++;
+	if (len) {
+		p->read_from = from;
+		p->read_to = from + len < p->base_len ? from + len : p->base_len;
+		rc = em_eio(op->e->dev, EM_BDEV_READ, 0,
+			    op->e->sb.data_off + em_loc_off(p->base_loc) + from, len, op->buf,
+			    update_part_done, op);
+		if (rc < 0 && op->waits == 1)
+			return rc;
+		if (rc < 0)
+			op->io_status = rc; /* the pages' callback finishes it */
+		else
+			op->waits++;
+	}
+	update_part_done(op, 0);
+	return 0;
 }
 
 static int start_update(struct em_chunk_op *op)
@@ -343,80 +438,90 @@ static int start_update(struct em_chunk_op *op)
 	bool replace = op->u.flags & EM_CHUNK_REPLACE;
 	if (op->u.update_ver <= m->commit_ver && !replace)
 		return -EM_EVERSION;
-	struct update_plan p = { 0 };
+	struct em_update_plan *p = &op->plan;
+	memset(p, 0, sizeof(*p));
 	/* A replace has no base: with none, its bytes go to a new slot. */
 	if (m->commit_ver && !replace) {
-		p.base_len = m->length;
-		p.base_crc = m->crc;
-		p.base_loc = m->loc;
+		p->base_len = m->length;
+		p->base_crc = m->crc;
+		p->base_tail = m->tail_crc;
+		p->base_loc = m->loc;
 	}
+	uint64_t base_slot = em_loc_off(p->base_loc);
 	uint32_t off = op->u.offset, len = op->u.len;
 	if (op->kind == EM_OP_TRUNCATE) {
-		p.new_len = op->u.offset;
-		off = p.base_len;
+		p->new_len = op->u.offset;
+		off = p->base_len;
 		len = 0;
 	} else {
-		p.new_len = off + len > p.base_len ? off + len : p.base_len;
+		p->new_len = off + len > p->base_len ? off + len : p->base_len;
 	}
 	op->rec.meta = *m;
 	if (replace && !(op->u.flags & EM_CHUNK_COMMIT) && op->u.update_ver <= m->commit_ver) {
 		/* The format holds a pending version only above the committed
 		 * one: the replaced committed version leaves in this record. */
 		op->rec.meta.commit_ver = op->rec.meta.length = op->rec.meta.crc = 0;
+		op->rec.meta.tail_crc = 0;
 		op->rec.meta.loc = 0;
 	}
-	if (p.new_len == 0) {
-		write_pending(op, 0, 0, 0);
+	if (p->new_len == 0) {
+		write_pending(op, 0, 0, 0, 0);
 		return 0;
 	}
+	int rc;
 	/* Shrink (or same length): read what stays to checksum it. */
-	if (op->kind == EM_OP_TRUNCATE && p.new_len <= p.base_len) {
-		if (p.new_len == p.base_len) {
-			write_pending(op, p.base_len, p.base_crc, p.base_loc);
+	if (op->kind == EM_OP_TRUNCATE && p->new_len <= p->base_len) {
+		if (p->new_len == p->base_len) {
+			write_pending(op, p->base_len, p->base_crc, p->base_tail, p->base_loc);
 			return 0;
 		}
-		op->buf_len = em_align_up(p.new_len, EM_PAGE);
-		op->buf_size = op->buf_len;
+		uint32_t span = (uint32_t)em_align_up(p->new_len, EM_PAGE);
+		op->buf_size = span;
 		op->buf = em_engine_buf_get(e, op->buf_size);
 		if (!op->buf)
 			return -ENOMEM;
-		int rc = read_base(op, &p, e->sb.data_off + em_loc_off(p.base_loc), op->buf_len);
-		op->buf_len = 0; /* nothing to write */
-		return rc;
+		rc = em_csum_add(e, &op->csum, base_slot, span, false);
+		return rc < 0 ? rc : update_io(op, 0, span);
 	}
 	/* Appends (bytes only past the committed end) stay in the slot if it
 	 * is big enough: committed bytes are never changed, so readers of
 	 * the committed version are safe and no copy is needed. */
-	if (p.base_loc && off >= p.base_len &&
-	    p.new_len <= em_alloc_slot_size((unsigned)em_loc_class(p.base_loc))) {
-		p.in_place = true;
-		p.region = p.base_len / EM_PAGE * EM_PAGE;
-		op->buf_len = em_align_up(p.new_len, EM_PAGE) - p.region;
+	if (p->base_loc && off >= p->base_len &&
+	    p->new_len <= em_alloc_slot_size((unsigned)em_loc_class(p->base_loc))) {
+		p->in_place = true;
+		p->region = p->base_len / EM_PAGE * EM_PAGE;
+		op->buf_len = em_align_up(p->new_len, EM_PAGE) - p->region;
 		op->buf_size = op->buf_len;
 		op->buf = em_engine_buf_get(e, op->buf_size);
 		if (!op->buf)
 			return -ENOMEM;
-		op->buf_dev_off = e->sb.data_off + em_loc_off(p.base_loc) + p.region;
-		if (p.base_len % EM_PAGE)
-			return read_base(op, &p, op->buf_dev_off, EM_PAGE);
-		fill_and_write(op, &p);
-		return 0;
+		op->buf_dev_off = e->sb.data_off + base_slot + p->region;
+		rc = em_csum_add(e, &op->csum, base_slot + p->region, op->buf_len, false);
+		if (rc < 0)
+			return rc;
+		return update_io(op, (uint32_t)p->region, p->base_len % EM_PAGE ? EM_PAGE : 0);
 	}
-	int rc = em_alloc_get(&e->alloc, em_alloc_class_for(p.new_len), &op->new_loc);
+	rc = em_alloc_get(&e->alloc, em_alloc_class_for(p->new_len), &op->new_loc);
 	if (rc < 0)
 		return rc;
-	op->buf_len = em_align_up(p.new_len, EM_PAGE);
+	op->buf_len = em_align_up(p->new_len, EM_PAGE);
 	op->buf_size = op->buf_len;
 	op->buf = em_engine_buf_get(e, op->buf_size);
 	if (!op->buf)
 		return -ENOMEM;
-	uint32_t keep = p.base_len < p.new_len ? p.base_len : p.new_len;
-	bool overwrites_all = op->kind == EM_OP_UPDATE && off == 0 && len >= p.base_len;
-	if (keep && !overwrites_all)
-		return read_base(op, &p, e->sb.data_off + em_loc_off(p.base_loc),
-				 em_align_up(keep, EM_PAGE));
-	fill_and_write(op, &p);
-	return 0;
+	/* A slot of at least a table page's reach owns its pages whole. */
+	uint32_t slot_size = em_alloc_slot_size((unsigned)em_loc_class(op->new_loc));
+	rc = em_csum_add(e, &op->csum, em_loc_off(op->new_loc), op->buf_len,
+			 slot_size >= EM_CSUM_BLOCK * EM_CSUM_PER_PAGE);
+	if (rc < 0)
+		return rc;
+	uint32_t keep = p->base_len < p->new_len ? p->base_len : p->new_len;
+	bool overwrites_all = op->kind == EM_OP_UPDATE && off == 0 && len >= p->base_len;
+	if (!keep || overwrites_all)
+		return update_io(op, 0, 0);
+	uint32_t span = (uint32_t)em_align_up(keep, EM_PAGE);
+	rc = em_csum_add(e, &op->csum, base_slot, span, false);
+	return rc < 0 ? rc : update_io(op, 0, span);
 }
 
 static int start_commit(struct em_chunk_op *op)
@@ -435,8 +540,10 @@ static int start_commit(struct em_chunk_op *op)
 	op->rec.meta.commit_ver = ver;
 	op->rec.meta.length = m->pending_length;
 	op->rec.meta.crc = m->pending_crc;
+	op->rec.meta.tail_crc = m->pending_tail_crc;
 	op->rec.meta.loc = m->pending_loc;
 	op->rec.meta.pending_ver = op->rec.meta.pending_length = op->rec.meta.pending_crc = 0;
+	op->rec.meta.pending_tail_crc = 0;
 	op->rec.meta.pending_loc = 0;
 	em_log_append(op->e, op);
 	return 0;
@@ -553,31 +660,55 @@ struct read_op {
 	uint8_t *out, *bounce;
 	uint64_t span;
 	uint32_t skip, len;
-	bool check;
-	uint32_t crc;
+	/* what the check needs: the version and the blocks read */
+	struct em_chunk_id id;
+	uint64_t loc;
+	uint32_t length, tail, first, vto;
+	uint32_t waits;
+	int status;
+	bool issued;
+	struct em_csum_req csum;
 };
 
-static void read_done(void *arg, int status)
+static void read_finish(struct read_op *rd)
 {
-	struct read_op *rd = arg;
+	struct em_engine *e = rd->e;
+	int status = rd->status;
+	if (status == 0 && e->verify)
+		status = em_engine_verify(e, &rd->csum, &rd->id, rd->loc, rd->length, rd->tail,
+					  rd->bounce, rd->first, rd->vto);
 	if (status == 0) {
 		memcpy(rd->out, rd->bounce + rd->skip, rd->len);
 		status = (int)rd->len;
-		if (rd->check && em_crc32c(0, rd->out, rd->len) != rd->crc) {
-			EM_ERR("chunk", "checksum mismatch reading a %u-byte chunk", rd->len);
-			status = -EM_ECHECKSUM;
-		}
 	}
-	reader_done(rd->e);
-	em_engine_buf_put(rd->e, rd->bounce, rd->span);
+	em_csum_put(e, &rd->csum);
+	if (rd->issued)
+		reader_done(e);
+	em_engine_buf_put(e, rd->bounce, rd->span);
 	rd->cb(rd->arg, status);
 	free(rd);
+}
+
+static void read_part_done(void *arg, int status)
+{
+	struct read_op *rd = arg;
+	if (status < 0 && !rd->status)
+		rd->status = status;
+	if (--rd->waits == 0)
+		read_finish(rd);
 }
 
 static void read_empty(void *arg)
 {
 	struct read_op *rd = arg;
 	rd->cb(rd->arg, 0);
+	free(rd);
+}
+
+static void read_free(struct read_op *rd)
+{
+	em_csum_put(rd->e, &rd->csum);
+	em_engine_buf_put(rd->e, rd->bounce, rd->span);
 	free(rd);
 }
 
@@ -594,11 +725,12 @@ int em_chunk_read(struct em_engine *e, const struct em_chunk_id *id, uint32_t of
 	if (pend ? !m->pending_ver : !m->commit_ver)
 		return -ENOENT;
 	uint32_t length = pend ? m->pending_length : m->length;
-	uint64_t loc = pend ? m->pending_loc : m->loc;
 	struct read_op *rd = calloc(1, sizeof(*rd));
 	if (!rd)
 		return -ENOMEM;
-	*rd = (struct read_op){ .e = e, .cb = cb, .arg = arg, .out = buf };
+	*rd = (struct read_op){ .e = e, .cb = cb, .arg = arg, .out = buf, .id = *id,
+				.loc = pend ? m->pending_loc : m->loc, .length = length,
+				.tail = pend ? m->pending_tail_crc : m->tail_crc };
 	if (offset >= length || len == 0) {
 		if (em_reactor_send(e->r, read_empty, rd) < 0) {
 			free(rd);
@@ -607,25 +739,44 @@ int em_chunk_read(struct em_engine *e, const struct em_chunk_id *id, uint32_t of
 		return 0;
 	}
 	rd->len = len < length - offset ? len : length - offset;
-	rd->check = offset == 0 && rd->len == length;
-	rd->crc = pend ? m->pending_crc : m->crc;
+	/* Whole 4 KiB blocks are read, so every byte returned is checked. */
 	uint64_t first = offset / EM_PAGE * EM_PAGE;
 	uint64_t span = em_align_up((uint64_t)offset + rd->len, EM_PAGE) - first;
 	rd->skip = (uint32_t)(offset - first);
 	rd->span = span;
+	rd->first = (uint32_t)first;
+	rd->vto = first + span < length ? (uint32_t)(first + span) : length;
 	rd->bounce = em_engine_buf_get(e, span);
 	if (!rd->bounce) {
 		free(rd);
 		return -ENOMEM;
 	}
-	int rc = em_eio(e->dev, EM_BDEV_READ, 0, e->sb.data_off + em_loc_off(loc) + first, span,
-			rd->bounce, read_done, rd);
-	if (rc < 0) {
-		em_engine_buf_put(e, rd->bounce, span);
-		free(rd);
+	rd->waits = 1; /* held until everything is started */
+	if (e->verify) {
+		int rc = em_csum_add(e, &rd->csum, em_loc_off(rd->loc) + first, span, false);
+		if (rc == 0)
+			rc = em_csum_ready(&rd->csum, read_part_done, rd);
+		if (rc < 0) {
+			read_free(rd);
+			return rc;
+		}
+		if (rc == 0)
+			rd->waits++;
+	}
+	int rc = em_eio(e->dev, EM_BDEV_READ, 0, e->sb.data_off + em_loc_off(rd->loc) + first,
+			span, rd->bounce, read_part_done, rd);
+	if (rc < 0 && rd->waits == 1) {
+		read_free(rd);
 		return rc;
 	}
-	e->readers++;
+	if (rc < 0) {
+		rd->status = rc; /* the pages' callback reports it */
+	} else {
+		rd->issued = true;
+		rd->waits++;
+		e->readers++;
+	}
+	read_part_done(rd, 0);
 	return 0;
 }
 

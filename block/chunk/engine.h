@@ -45,6 +45,10 @@ struct em_chunk_meta {
 	uint32_t pending_crc;
 	uint64_t loc;            /* committed slot (layout.h encoding), 0: none */
 	uint64_t pending_loc;
+	/* CRC32C of the partial last 4 KiB block (0 when the length is a
+	 * multiple of 4 KiB); full blocks have entries in the checksum table. */
+	uint32_t tail_crc;
+	uint32_t pending_tail_crc;
 };
 
 /* status: 0 or a negative errno / EM_E* code. meta: the chunk after the
@@ -86,6 +90,7 @@ struct em_engine_stats {
 	uint32_t ckpt_slot;
 	uint64_t ckpt_seq;
 	uint64_t records_replayed; /* by the last open */
+	uint64_t csum_errors;      /* 4 KiB blocks that failed their checksum */
 	struct em_engine_class_stats cls[EM_CHUNK_CLASSES];
 };
 
@@ -96,6 +101,10 @@ struct em_engine_stats {
 struct em_engine_opts {
 	enum em_bdev_kind kind;
 	uint32_t queue_depth;
+	uint32_t csum_cache_pages; /* checksum table pages cached; 0: 16384 (64 MiB) */
+	/* Reads skip the per-block check: only for measuring what the check
+	 * costs (tools/bench/engine). Writes keep the table either way. */
+	bool no_verify;
 };
 int em_engine_open(const char *path, const struct em_engine_opts *opts, struct em_reactor *r,
 		   struct em_engine **out);
@@ -146,8 +155,10 @@ int em_chunk_commit(struct em_engine *e, const struct em_chunk_id *id, uint32_t 
 int em_chunk_remove(struct em_engine *e, const struct em_chunk_id *id, em_chunk_cb cb,
 		    void *arg);
 /* Read [offset, offset+len) of the committed (or pending) version into buf
- * (any alignment). A read of a whole chunk verifies its CRC32C. -ENOENT for
- * an unknown chunk or one without that version. */
+ * (any alignment). Every 4 KiB block the read touches is checked against its
+ * CRC32C; a mismatch fails the read with -EM_ECHECKSUM and buf holds no
+ * bytes of the bad block's version. -ENOENT for an unknown chunk or one
+ * without that version. */
 int em_chunk_read(struct em_engine *e, const struct em_chunk_id *id, uint32_t offset,
 		  uint32_t len, void *buf, uint32_t flags, em_chunk_read_cb cb, void *arg);
 

@@ -4,6 +4,7 @@
 #define EMBER_BLOCK_CHUNK_INTERNAL_H
 
 #include "block/chunk/alloc.h"
+#include "block/chunk/csum.h"
 #include "block/chunk/engine.h"
 #include "block/chunk/index.h"
 #include "block/chunk/layout.h"
@@ -17,6 +18,17 @@
 #define EM_BUF_CACHE_BYTES (64ull << 20)
 
 enum em_op_kind { EM_OP_UPDATE, EM_OP_TRUNCATE, EM_OP_COMMIT, EM_OP_REMOVE };
+
+/* How an update builds its pending version from the committed one (the
+ * base): sizes, placement, and the base bytes it reads first. */
+struct em_update_plan {
+	uint32_t base_len, base_crc, base_tail;
+	uint64_t base_loc;
+	uint32_t new_len;
+	bool in_place;
+	uint64_t region;     /* in-place: first byte of the slot rewritten */
+	uint32_t read_from, read_to; /* base bytes read into buf, to verify */
+};
 
 /* One mutation, from submit to callback. */
 struct em_chunk_op {
@@ -32,6 +44,10 @@ struct em_chunk_op {
 	uint8_t *buf;
 	uint64_t buf_size;          /* allocated (em_engine_buf_get) */
 	uint64_t buf_len, buf_dev_off;
+	struct em_update_plan plan;
+	uint32_t waits;             /* base read and table pages outstanding */
+	int io_status;
+	struct em_csum_req csum;    /* table pages of the base and new slots */
 	struct em_chunk_op *qnext;  /* the chunk's queue */
 	struct em_chunk_op *lnext;  /* the log's queue */
 };
@@ -70,6 +86,12 @@ struct em_engine {
 	uint64_t ops_inflight;
 	uint64_t records_replayed;
 
+	struct em_csum_cache csum;
+	bool verify;                /* check reads against the table (always, but in benches) */
+	uint64_t csum_errors;       /* blocks that failed their check */
+	uint64_t csum_log_ns;       /* last mismatch logged: at most one line a second */
+	uint64_t csum_log_dropped;
+
 	/* I/O buffers freed by finished operations, kept for the next ones:
 	 * a fresh 1 MiB buffer costs 256 page faults (and zeroing) per
 	 * operation, more than the I/O itself on a fast device. */
@@ -99,6 +121,12 @@ void em_engine_free_loc(struct em_engine *e, uint64_t loc);
 void *em_engine_buf_get(struct em_engine *e, uint64_t len);
 void em_engine_buf_put(struct em_engine *e, void *buf, uint64_t len);
 void em_engine_buf_cache_free(struct em_engine *e);
+/* Check blocks [from, to) of a version (length, tail, slot loc) whose bytes
+ * from `from` are in buf: full blocks against the table, the partial last
+ * one against tail. 0 or -EM_ECHECKSUM (counted and logged). */
+int em_engine_verify(struct em_engine *e, struct em_csum_req *req, const struct em_chunk_id *id,
+		     uint64_t loc, uint32_t length, uint32_t tail, const uint8_t *buf,
+		     uint32_t from, uint32_t to);
 /* Account a record replayed or applied into the index. */
 int em_engine_apply_rec(struct em_engine *e, const struct em_log_rec *rec);
 

@@ -8,6 +8,7 @@
 
 /* ---- superblock: magic 8, crc 4 over [12, SB_LEN), fields ---------------- */
 #define SB_LEN 160u
+#define CSUM_LEN(sb) ((uint64_t)(sb)->data_segments * (64u * 1024u))
 
 void em_sb_encode(const struct em_superblock *sb, uint8_t *p)
 {
@@ -28,6 +29,7 @@ void em_sb_encode(const struct em_superblock *sb, uint8_t *p)
 	em_put_le64(p + 104, sb->generation);
 	em_put_le64(p + 112, sb->ckpt_seq);
 	em_put_le64(p + 120, sb->created_ms);
+	em_put_le64(p + 128, sb->csum_off);
 	em_put_le32(p + 8, em_crc32c(0, p + 12, SB_LEN - 12));
 }
 
@@ -44,7 +46,7 @@ int em_sb_decode(const uint8_t *p, size_t len, struct em_superblock *sb)
 		return -EUCLEAN;
 	memset(sb, 0, sizeof(*sb));
 	sb->version = em_get_le32(p + 12);
-	if (sb->version > EM_SB_VERSION)
+	if (sb->version != EM_SB_VERSION)
 		return -EPROTONOSUPPORT;
 	sb->block_size = em_get_le32(p + 16);
 	memcpy(sb->uuid, p + 20, 16);
@@ -61,32 +63,41 @@ int em_sb_decode(const uint8_t *p, size_t len, struct em_superblock *sb)
 	sb->generation = em_get_le64(p + 104);
 	sb->ckpt_seq = em_get_le64(p + 112);
 	sb->created_ms = em_get_le64(p + 120);
+	sb->csum_off = em_get_le64(p + 128);
 	/* The CRC only proves the bytes are what some writer meant; check the
 	 * geometry too so a buggy or hostile image cannot steer I/O anywhere. */
 	uint64_t log_len = (uint64_t)sb->log_pages * EM_PAGE;
 	uint64_t data_len = (uint64_t)sb->data_segments * EM_SEGMENT_SIZE;
+	uint64_t csum_len = CSUM_LEN(sb);
 	if (sb->block_size < 512 || sb->block_size > EM_PAGE ||
 	    (sb->block_size & (sb->block_size - 1)) || sb->ckpt_slot > 1 ||
 	    sb->log_pages < 64 || sb->log_pages > (1u << 24) || sb->data_segments == 0 ||
 	    sb->data_segments > (1u << 24) || sb->ckpt_size < EM_PAGE ||
 	    sb->ckpt_size > (1ull << 40) || sb->log_off < 2 * EM_PAGE ||
-	    (sb->log_off | sb->ckpt_off[0] | sb->ckpt_off[1] | sb->ckpt_size | sb->data_off) % EM_PAGE ||
+	    (sb->log_off | sb->ckpt_off[0] | sb->ckpt_off[1] | sb->ckpt_size | sb->data_off |
+	     sb->csum_off) % EM_PAGE ||
 	    sb->log_off > sb->dev_size || log_len > sb->dev_size - sb->log_off ||
 	    sb->ckpt_off[0] > sb->dev_size || sb->ckpt_size > sb->dev_size - sb->ckpt_off[0] ||
 	    sb->ckpt_off[1] > sb->dev_size || sb->ckpt_size > sb->dev_size - sb->ckpt_off[1] ||
 	    sb->data_off > sb->dev_size || data_len > sb->dev_size - sb->data_off ||
+	    sb->csum_off > sb->dev_size || csum_len > sb->dev_size - sb->csum_off ||
+	    sb->csum_off < sb->log_off ||
 	    !ranges_disjoint(sb->log_off, log_len, sb->ckpt_off[0], sb->ckpt_size) ||
 	    !ranges_disjoint(sb->log_off, log_len, sb->ckpt_off[1], sb->ckpt_size) ||
 	    !ranges_disjoint(sb->ckpt_off[0], sb->ckpt_size, sb->ckpt_off[1], sb->ckpt_size) ||
 	    !ranges_disjoint(sb->data_off, data_len, sb->log_off, log_len) ||
 	    !ranges_disjoint(sb->data_off, data_len, sb->ckpt_off[0], sb->ckpt_size) ||
 	    !ranges_disjoint(sb->data_off, data_len, sb->ckpt_off[1], sb->ckpt_size) ||
+	    !ranges_disjoint(sb->csum_off, csum_len, sb->log_off, log_len) ||
+	    !ranges_disjoint(sb->csum_off, csum_len, sb->ckpt_off[0], sb->ckpt_size) ||
+	    !ranges_disjoint(sb->csum_off, csum_len, sb->ckpt_off[1], sb->ckpt_size) ||
+	    !ranges_disjoint(sb->csum_off, csum_len, sb->data_off, data_len) ||
 	    sb->ckpt_seq == 0)
 		return -EUCLEAN;
 	return 0;
 }
 
-/* ---- records: type 1, rsv 7, meta 64 ----------------------------------- */
+/* ---- records: type 1, rsv 7, meta 72 ----------------------------------- */
 
 void em_rec_encode(const struct em_log_rec *r, uint8_t *p)
 {
@@ -103,6 +114,8 @@ void em_rec_encode(const struct em_log_rec *r, uint8_t *p)
 	em_put_le32(p + 48, m->pending_crc);
 	em_put_le64(p + 52, m->loc);
 	em_put_le64(p + 60, m->pending_loc);
+	em_put_le32(p + 68, m->tail_crc);
+	em_put_le32(p + 72, m->pending_tail_crc);
 }
 
 static int loc_valid(uint64_t loc, uint32_t length)
@@ -136,6 +149,8 @@ int em_rec_decode(const uint8_t *p, size_t len, struct em_log_rec *r)
 	m->pending_crc = em_get_le32(p + 48);
 	m->loc = em_get_le64(p + 52);
 	m->pending_loc = em_get_le64(p + 60);
+	m->tail_crc = em_get_le32(p + 68);
+	m->pending_tail_crc = em_get_le32(p + 72);
 	if (r->type == EM_REC_DEL)
 		return 0;
 	if (m->length > EM_CHUNK_MAX_SIZE || m->pending_length > EM_CHUNK_MAX_SIZE ||
@@ -173,7 +188,7 @@ int em_log_page_check(const uint8_t *p, size_t len, uint64_t seq, uint64_t nonce
 	return 0;
 }
 
-/* ---- checkpoints: magic 4, crc 4 over [8, 32 + count * 72), fields ------ */
+/* ---- checkpoints: magic 4, crc 4 over [8, 32 + count * 80), fields ------ */
 
 void em_ckpt_seal(uint8_t *p, uint64_t seq, uint64_t nonce, uint64_t count)
 {

@@ -6,6 +6,7 @@
  *   4 KiB   superblock copy B (4 KiB)
  *   1 MiB   metadata log: log_pages 4 KiB pages, used as a ring
  *   ...     checkpoint area 0, checkpoint area 1 (ckpt_size bytes each)
+ *   ...     checksum table: a CRC32C per 4 KiB data block (csum.h)
  *   ...     data area: data_segments segments of 64 MiB, 1 MiB aligned
  *
  * See docs/chunk-engine.md for the reasoning.
@@ -20,7 +21,8 @@
 
 #define EM_PAGE 4096u
 #define EM_SB_MAGIC 0x544752424d45ull /* "EMBRGT" */
-#define EM_SB_VERSION 1u
+/* 2: per-block checksum table, records with the last block's CRC. */
+#define EM_SB_VERSION 2u
 #define EM_LOG_MAGIC 0x474f4c45u       /* "ELOG" */
 #define EM_CKPT_MAGIC 0x54504b43u      /* "CKPT" */
 #define EM_SEGMENT_SIZE (64ull << 20)
@@ -42,16 +44,18 @@ struct em_superblock {
 	uint64_t generation;     /* higher wins between the two copies */
 	uint64_t ckpt_seq;       /* first log page not covered by the checkpoint */
 	uint64_t created_ms;     /* wall clock at format, for inspect */
+	uint64_t csum_off;       /* checksum table, 64 KiB per data segment */
 };
 
 /* Encode into a zeroed EM_PAGE buffer. */
 void em_sb_encode(const struct em_superblock *sb, uint8_t *page);
 /* 0, -ENODATA (no Ember magic: foreign or blank), -EUCLEAN (magic but bad
- * CRC or fields), -EPROTONOSUPPORT (newer format version). */
+ * CRC or fields), -EPROTONOSUPPORT (a format version other than
+ * EM_SB_VERSION; sb->version says which). */
 int em_sb_decode(const uint8_t *buf, size_t len, struct em_superblock *sb);
 
-/* One metadata record: 8-byte header, 64-byte chunk meta. */
-#define EM_REC_SIZE 72u
+/* One metadata record: 8-byte header, 72-byte chunk meta. */
+#define EM_REC_SIZE 80u
 enum em_rec_type {
 	EM_REC_PUT = 1, /* the chunk's whole metadata after an operation */
 	EM_REC_DEL = 2, /* the chunk is gone */

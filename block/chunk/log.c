@@ -2,8 +2,9 @@
  *
  * An operation's record joins the pending list once its data is written.
  * Only one log write is in flight; everything that arrives meanwhile rides
- * in the next one (group commit). A batch is a device flush, which makes the
- * batch's data durable, then a FUA write of fresh log pages, so a record is
+ * in the next one (group commit). A batch writes the dirty pages of the
+ * checksum table, then a device flush, which makes the batch's data and
+ * checksums durable, then a FUA write of fresh log pages, so a record is
  * never on media before its data. Each batch starts on a new page: a page
  * holding acknowledged records is never rewritten, so a torn write can only
  * hurt records nobody was told about.
@@ -69,6 +70,20 @@ static void batch_done(void *arg, int status)
 	}
 	e->batch_busy = false;
 	em_log_kick(e);
+}
+
+static void batch_flushed(void *arg, int status);
+
+static void batch_csum_written(void *arg, int status)
+{
+	struct em_engine *e = arg;
+	if (status < 0) {
+		batch_done(e, status);
+		return;
+	}
+	int rc = em_eio(e->dev, EM_BDEV_FLUSH, 0, 0, 0, NULL, batch_flushed, e);
+	if (rc < 0)
+		batch_done(e, rc);
 }
 
 static void batch_flushed(void *arg, int status)
@@ -146,9 +161,9 @@ void em_log_kick(struct em_engine *e)
 			 e->sb.nonce, (uint16_t)nrec);
 	e->batch_pages = pages;
 	e->batch_busy = true;
-	int rc = em_eio(e->dev, EM_BDEV_FLUSH, 0, 0, 0, NULL, batch_flushed, e);
-	if (rc < 0)
-		batch_done(e, rc);
+	int rc = em_csum_write_dirty(e, batch_csum_written, e);
+	if (rc != 0)
+		batch_csum_written(e, rc < 0 ? rc : 0);
 }
 
 /* ---- checkpoints -------------------------------------------------------- */

@@ -27,9 +27,17 @@ static int read_superblock(struct em_engine *e, const char *path)
 	int pick = r[0] == 0 && (r[1] != 0 || sb[0].generation >= sb[1].generation) ? 0
 		   : r[1] == 0 ? 1 : -1;
 	if (pick < 0) {
-		if (r[0] == -EPROTONOSUPPORT || r[1] == -EPROTONOSUPPORT) {
-			EM_ERR("chunk", "%s: formatted by a newer Ember (format version > %u)",
-			       path, EM_SB_VERSION);
+		int v = r[0] == -EPROTONOSUPPORT ? 0 : r[1] == -EPROTONOSUPPORT ? 1 : -1;
+		if (v >= 0 && sb[v].version > EM_SB_VERSION) {
+			EM_ERR("chunk", "%s: formatted by a newer Ember (format version %u > %u)",
+			       path, sb[v].version, EM_SB_VERSION);
+			return -EPROTONOSUPPORT;
+		}
+		if (v >= 0) {
+			EM_ERR("chunk", "%s: format version %u has no per-block checksums and this "
+			       "Ember opens only version %u; copy its chunks off with the Ember that "
+			       "wrote it (or let the chain resync them) and reformat", path,
+			       sb[v].version, EM_SB_VERSION);
 			return -EPROTONOSUPPORT;
 		}
 		if (r[0] == -ENODATA && r[1] == -ENODATA) {
@@ -177,6 +185,7 @@ static int clear_log_tail(struct em_engine *e)
 
 static void engine_free(struct em_engine *e)
 {
+	em_csum_destroy(e);
 	em_index_destroy(&e->index);
 	em_alloc_destroy(&e->alloc);
 	free(e->batch_buf);
@@ -189,7 +198,7 @@ static void engine_free(struct em_engine *e)
 }
 
 static int engine_load(const char *path, const struct em_bdev_opts *bo, bool writable,
-		       struct em_engine **out)
+		       uint32_t csum_cache_pages, struct em_engine **out)
 {
 	struct em_engine *e = calloc(1, sizeof(*e));
 	if (!e)
@@ -204,6 +213,8 @@ static int engine_load(const char *path, const struct em_bdev_opts *bo, bool wri
 	rc = e->batch_buf && e->sb_buf ? em_index_init(&e->index) : -ENOMEM;
 	if (rc == 0)
 		rc = read_superblock(e, path);
+	if (rc == 0)
+		rc = em_csum_init(e, csum_cache_pages);
 	if (rc == 0) {
 		e->max_chunks = (e->sb.ckpt_size - EM_CKPT_HDR) / EM_REC_SIZE;
 		rc = load_checkpoint(e, path);
@@ -236,10 +247,11 @@ int em_engine_open(const char *path, const struct em_engine_opts *opts, struct e
 	struct em_bdev_opts bo = { .kind = opts ? opts->kind : EM_BDEV_AUTO,
 				   .queue_depth = opts ? opts->queue_depth : 0 };
 	struct em_engine *e;
-	int rc = engine_load(path, &bo, true, &e);
+	int rc = engine_load(path, &bo, true, opts ? opts->csum_cache_pages : 0, &e);
 	if (rc < 0)
 		return rc;
 	e->r = r;
+	e->verify = !(opts && opts->no_verify);
 	rc = em_bdev_attach(e->dev, r);
 	if (rc < 0) {
 		engine_free(e);
@@ -283,6 +295,7 @@ void em_engine_get_stats(const struct em_engine *e, struct em_engine_stats *s)
 	s->ckpt_slot = e->sb.ckpt_slot;
 	s->ckpt_seq = e->sb.ckpt_seq;
 	s->records_replayed = e->records_replayed;
+	s->csum_errors = e->csum_errors;
 	for (unsigned c = 0; c < EM_CHUNK_CLASSES; c++) {
 		s->cls[c].slot_size = em_alloc_slot_size(c);
 		s->cls[c].segments = e->alloc.class_segs[c];
@@ -295,7 +308,7 @@ int em_engine_inspect(const char *path, enum em_bdev_kind kind, struct em_engine
 {
 	struct em_bdev_opts bo = { .kind = kind };
 	struct em_engine *e;
-	int rc = engine_load(path, &bo, false, &e);
+	int rc = engine_load(path, &bo, false, 0, &e);
 	if (rc < 0)
 		return rc;
 	em_engine_get_stats(e, out);

@@ -5,6 +5,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "block/chunk/csum.h"
 #include "block/chunk/eio.h"
 #include "block/chunk/internal.h"
 #include "include/ember/errors.h"
@@ -89,13 +90,19 @@ static int plan_layout(struct em_superblock *sb, const struct em_bdev_info *in, 
 	sb->ckpt_size = em_align_up(EM_CKPT_HDR + max_chunks * EM_REC_SIZE, MIB);
 	sb->ckpt_off[0] = log_end;
 	sb->ckpt_off[1] = log_end + sb->ckpt_size;
-	sb->data_off = log_end + 2 * sb->ckpt_size;
-	if (sb->data_off >= in->size)
+	sb->csum_off = log_end + 2 * sb->ckpt_size;
+	if (sb->csum_off >= in->size)
 		return -ENOSPC;
-	uint64_t segs = (in->size - sb->data_off) / EM_SEGMENT_SIZE;
+	/* Each 64 MiB segment costs its 64 KiB of checksums; the table ends
+	 * on a MiB boundary so the data area stays aligned. */
+	uint64_t left = in->size - sb->csum_off;
+	uint64_t segs = left / (EM_SEGMENT_SIZE + EM_CSUM_SEG_BYTES);
+	while (segs && em_align_up(segs * EM_CSUM_SEG_BYTES, MIB) + segs * EM_SEGMENT_SIZE > left)
+		segs--;
 	if (segs == 0 || segs > (1u << 24))
 		return -ENOSPC;
 	sb->data_segments = (uint32_t)segs;
+	sb->data_off = sb->csum_off + em_align_up(segs * EM_CSUM_SEG_BYTES, MIB);
 	sb->ckpt_slot = 0;
 	sb->ckpt_seq = 1;
 	sb->generation = 1;

@@ -12,7 +12,7 @@ static struct em_superblock sample_sb(void)
 	struct em_superblock sb = {
 		.version = EM_SB_VERSION, .block_size = 4096, .nonce = 42,
 		.dev_size = 1ull << 30, .log_off = 1 << 20, .log_pages = 1024,
-		.ckpt_off = { 5 << 20, 7 << 20 }, .ckpt_size = 2 << 20, .data_off = 9 << 20,
+		.ckpt_off = { 5 << 20, 7 << 20 }, .ckpt_size = 2 << 20, .csum_off = 9 << 20, .data_off = 10 << 20,
 		.data_segments = 15, .generation = 3, .ckpt_seq = 17, .created_ms = 1,
 	};
 	memset(sb.uuid, 0xab, 16);
@@ -43,6 +43,20 @@ static void test_superblock(void)
 	sb.version = EM_SB_VERSION + 1;
 	em_sb_encode(&sb, page);
 	is_int(em_sb_decode(page, sizeof(page), &got), -EPROTONOSUPPORT, "newer format refused");
+	sb.version = 1;
+	em_sb_encode(&sb, page);
+	is_int(em_sb_decode(page, sizeof(page), &got), -EPROTONOSUPPORT,
+	       "format 1 (no block checksums) refused");
+	is_int((int)got.version, 1, "refusal says which version");
+	sb = sample_sb();
+	sb.csum_off = sb.data_off; /* checksum table over the data */
+	em_sb_encode(&sb, page);
+	is_int(em_sb_decode(page, sizeof(page), &got), -EUCLEAN, "checksum table overlapping data refused");
+	sb = sample_sb();
+	sb.csum_off = sb.ckpt_off[1] + 4096;
+	em_sb_encode(&sb, page);
+	is_int(em_sb_decode(page, sizeof(page), &got), -EUCLEAN,
+	       "checksum table overlapping a checkpoint refused");
 }
 
 static void test_records(void)
@@ -57,6 +71,8 @@ static void test_records(void)
 	r.meta.pending_length = 100;
 	r.meta.pending_loc = em_loc_make(64 << 10, 0);
 	r.meta.crc = 0xdeadbeef;
+	r.meta.tail_crc = 0x01020304;
+	r.meta.pending_tail_crc = 0x0a0b0c0d;
 	em_rec_encode(&r, buf);
 	is_int(em_rec_decode(buf, sizeof(buf), &got), 0, "record round trip");
 	ok(memcmp(&got.meta, &r.meta, sizeof(r.meta)) == 0, "record fields survive");
