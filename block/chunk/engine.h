@@ -115,6 +115,12 @@ void em_engine_close(struct em_engine *e);
 /* Read-only summary without serving: opens, recovers in memory, reports. */
 int em_engine_inspect(const char *path, enum em_bdev_kind kind, struct em_engine_stats *out);
 void em_engine_get_stats(const struct em_engine *e, struct em_engine_stats *out);
+/* The same for one chunk: its metadata and the device offset of its
+ * committed bytes (for tools that examine or, in tests, damage a replica).
+ * -ENOENT when the target holds no such chunk. */
+int em_engine_inspect_chunk(const char *path, enum em_bdev_kind kind,
+			    const struct em_chunk_id *id, struct em_chunk_meta *meta,
+			    uint64_t *dev_off);
 
 /* ---- chunk operations (reactor thread) --------------------------------- */
 

@@ -304,6 +304,22 @@ void em_engine_get_stats(const struct em_engine *e, struct em_engine_stats *s)
 	}
 }
 
+int em_engine_inspect_chunk(const char *path, enum em_bdev_kind kind,
+			    const struct em_chunk_id *id, struct em_chunk_meta *meta,
+			    uint64_t *dev_off)
+{
+	struct em_bdev_opts bo = { .kind = kind };
+	struct em_engine *e;
+	int rc = engine_load(path, &bo, false, 0, &e);
+	if (rc < 0)
+		return rc;
+	rc = em_chunk_query(e, id, meta);
+	if (rc == 0 && dev_off)
+		*dev_off = meta->loc ? e->sb.data_off + em_loc_off(meta->loc) : 0;
+	engine_free(e);
+	return rc;
+}
+
 int em_engine_inspect(const char *path, enum em_bdev_kind kind, struct em_engine_stats *out)
 {
 	struct em_bdev_opts bo = { .kind = kind };

@@ -10,6 +10,7 @@
 #include "fs/mgmt/client.h"
 #include "net/client_stack.h"
 #include "net/core/crc32c.h"
+#include "net/core/log.h"
 #include "net/rpc.h"
 #include "net/serde.h"
 
@@ -25,6 +26,7 @@ struct em_chain_client {
 	uint32_t timeout_ms;
 	bool read_head;
 	unsigned rr; /* read load balancing */
+	uint64_t wire_errors; /* reads whose bytes arrived unlike they left */
 };
 
 int em_chain_client_create(const struct em_chain_client_opts *o, struct em_chain_client **out)
@@ -220,6 +222,10 @@ int em_chain_read(struct em_chain_client *c, uint32_t chain, const struct em_chu
 	}
 	uint64_t end = em_now_ms() + c->timeout_ms;
 	bool first = true;
+	/* Replicas whose copy failed its checksum, at their engine or on the
+	 * way here: the others are asked at once; when none is left, EIO. */
+	uint32_t bad[EM_CHAIN_MAX];
+	unsigned nbad = 0;
 	while (rc == 0 || (!permanent(rc) && rc != -ENOENT && em_now_ms() < end)) {
 		if (!first)
 			backoff(c);
@@ -228,11 +234,21 @@ int em_chain_read(struct em_chain_client *c, uint32_t chain, const struct em_chu
 		unsigned serving = 0;
 		while (ch && serving < ch->n && ch->m[serving].state == EM_PUB_SERVING)
 			serving++;
-		if (!serving) {
-			rc = ch ? -EM_ETARGETOFFLINE : -ENOENT;
+		unsigned good[EM_CHAIN_MAX], ngood = 0;
+		for (unsigned i = 0; i < serving; i++) {
+			bool b = false;
+			for (unsigned j = 0; j < nbad && !b; j++)
+				b = bad[j] == ch->m[i].target;
+			if (!b)
+				good[ngood++] = i;
+		}
+		if (!ngood) {
+			rc = nbad ? -EIO : ch ? -EM_ETARGETOFFLINE : -ENOENT;
+			if (nbad)
+				break;
 			continue;
 		}
-		uint32_t t = ch->m[c->read_head ? 0 : c->rr++ % serving].target;
+		uint32_t t = ch->m[good[c->read_head ? 0 : c->rr++ % ngood]].target;
 		const char *url = target_url(em_mgmt_routing(c->mgmt), t);
 		q.target = t;
 		q.chain_ver = ch->version;
@@ -244,7 +260,24 @@ int em_chain_read(struct em_chain_client *c, uint32_t chain, const struct em_chu
 				 : -EM_ETARGETOFFLINE;
 		if (rc == 0) {
 			rc = w.len >= 4 ? (int)em_get_le32(w.rsp) : -EBADMSG;
-			break;
+			/* Servers that send the CRC of what they pushed. */
+			if (rc > 0 && rc <= (int)len && w.len >= 8 &&
+			    em_crc32c(0, buf, (size_t)rc) != em_get_le32((const uint8_t *)w.rsp + 4)) {
+				/* Every 1000th after the first: a sick NIC must
+				 * not fill the log. */
+				if (c->wire_errors++ % 1000 == 0)
+					EM_WARN("chain", "read from target %u: bytes arrived unlike they "
+						"left (CRC32C mismatch; %llu so far): trying another "
+						"replica", t, (unsigned long long)c->wire_errors);
+				rc = -EM_ECHECKSUM;
+			} else {
+				break;
+			}
+		}
+		if (rc == -EM_ECHECKSUM) {
+			if (nbad < EM_CHAIN_MAX)
+				bad[nbad++] = t;
+			first = true; /* another replica, now */
 		}
 	}
 	if (mr)

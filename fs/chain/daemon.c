@@ -29,6 +29,11 @@ static const struct em_cfg_option sd_schema[] = {
 	{ "storage", "forward_timeout", EM_CFG_DURATION, "30s", 100, 3600000,
 	  "how long a replica keeps retrying its successor before failing a write" },
 	{ "storage", "queue_depth", EM_CFG_INT, "128", 1, 4096, "device queue depth per target" },
+	{ "storage", "scrub_rate", EM_CFG_SIZE, "32M", 1 << 20, 1ll << 40,
+	  "bytes a second the scrubber reads from each target" },
+	{ "storage", "scrub_interval", EM_CFG_DURATION, "168h", 0, 1ll << 40,
+	  "a scrub pass of every target this often (the first one this long after start); "
+	  "0: only on `ember scrub start`" },
 	{ "target.*", "path", EM_CFG_STRING, NULL, 0, 0,
 	  "device or file formatted with `ember target format`" },
 	{ "target.*", "id", EM_CFG_INT, NULL, 1, UINT32_MAX,
@@ -184,6 +189,8 @@ static int setup(struct sd *d, const char *path)
 	struct em_rpc_opts ro = { .secret = secret, .secret_len = (size_t)n };
 	struct em_chain_server_opts co = {
 		.forward_timeout_ms = em_config_duration_ms(d->cfg, "storage", "forward_timeout"),
+		.scrub_rate = (uint64_t)em_config_size(d->cfg, "storage", "scrub_rate"),
+		.scrub_interval_ms = em_config_duration_ms(d->cfg, "storage", "scrub_interval"),
 	};
 	rc = em_reactor_create("storage", &d->r);
 	if (rc == 0)

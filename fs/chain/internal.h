@@ -11,6 +11,7 @@
 
 #define CH_MAX_TARGETS 64
 #define CH_BUCKETS 256
+#define CH_REPAIR_QUEUE 256
 
 struct ch_waiter {
 	struct ch_waiter *next;
@@ -37,6 +38,8 @@ struct ch_dedup {
 };
 
 struct ch_resync;
+struct ch_repair;
+struct ch_scrub;
 
 struct ch_target {
 	struct em_chain_server *s;
@@ -50,6 +53,12 @@ struct ch_target {
 	struct ch_dedup *dedup[CH_BUCKETS];
 	struct ch_resync *resync;    /* running towards our successor */
 	uint64_t resynced_ver;       /* chain version a resync completed at */
+	/* chunks with a bad block, healed one at a time (repair.c) */
+	struct ch_repair *repair;
+	struct em_chunk_id repair_q[CH_REPAIR_QUEUE];
+	unsigned nrepair_q;
+	uint64_t checksum_errors, repaired, unrepairable, repair_dropped;
+	struct ch_scrub *scrub;      /* scrub.c */
 };
 
 struct em_chain_server {
@@ -57,6 +66,9 @@ struct em_chain_server {
 	struct em_reactor *r;
 	struct em_mgmt_client *mgmt;
 	struct em_cs_bufpool *pool;
+	struct em_cs_bufpool *repair_pool; /* granted to a peer that writes into it */
+	uint64_t scrub_rate;         /* bytes a second per target */
+	uint64_t scrub_interval_ms;  /* 0: only on request */
 	uint64_t forward_timeout_ms, rpc_timeout_ms;
 	struct ch_target targets[CH_MAX_TARGETS];
 	size_t n;
@@ -106,5 +118,21 @@ void ch_handle_update(struct em_rpc_req *req, void *arg);
 void ch_resync_free(struct ch_resync *rs);
 /* Starts or checks the resync of t's successor. */
 void ch_resync_check(struct ch_target *t);
+
+/* A read of t's copy of id found a bad block: count it, and queue the chunk
+ * for healing from another replica (repair.c). */
+void ch_repair_count_error(struct ch_target *t);
+void ch_repair_queue(struct ch_target *t, const struct em_chunk_id *id);
+bool ch_repair_idle(const struct ch_target *t);
+/* After the engines closed: frees a repair left waiting. */
+void ch_repair_free(struct ch_target *t);
+
+/* The scrubber of one target (scrub.c): init at add, tick from the
+ * server's tick, control and stat for EM_CHAIN_SCRUB, free at destroy. */
+int ch_scrub_init(struct ch_target *t);
+void ch_scrub_tick(struct ch_target *t);
+int ch_scrub_control(struct ch_target *t, uint8_t op);
+void ch_scrub_stat(const struct ch_target *t, struct em_chain_scrub_stat *out);
+void ch_scrub_free(struct ch_target *t);
 
 #endif

@@ -139,3 +139,73 @@ int em_chain_dec_sync_done(const void *p, size_t len, struct em_chain_sync_done 
 	dec_replica(&d, &out->chain, &out->chain_ver, &out->target);
 	return em_dec_error(&d) ? -EBADMSG : 0;
 }
+
+int em_chain_enc_scrub(void *buf, size_t cap, const struct em_chain_scrub_req *r)
+{
+	struct em_enc e;
+	em_enc_init(&e, buf, cap);
+	em_enc_u8(&e, r->op);
+	em_enc_u32(&e, r->target);
+	return enc_done(&e);
+}
+
+int em_chain_dec_scrub(const void *p, size_t len, struct em_chain_scrub_req *out)
+{
+	struct em_dec d;
+	memset(out, 0, sizeof(*out));
+	em_dec_init(&d, p, len);
+	out->op = em_dec_u8(&d);
+	out->target = em_dec_u32(&d);
+	return em_dec_error(&d) || out->op >= EM_CHAIN_SCRUB_OP_END ? -EBADMSG : 0;
+}
+
+int em_chain_enc_scrub_rsp(void *buf, size_t cap, const struct em_chain_scrub_stat *s,
+			   uint32_t n)
+{
+	struct em_enc e;
+	em_enc_init(&e, buf, cap);
+	em_enc_u32(&e, n);
+	for (uint32_t i = 0; i < n; i++) {
+		em_enc_u32(&e, s[i].target);
+		em_enc_u8(&e, s[i].running);
+		em_enc_u64(&e, s[i].chunks_done);
+		em_enc_u64(&e, s[i].chunks_total);
+		em_enc_u64(&e, s[i].bytes_done);
+		em_enc_u64(&e, s[i].passes);
+		em_enc_u64(&e, s[i].last_pass_ms);
+		em_enc_u64(&e, s[i].errors);
+		em_enc_u64(&e, s[i].repaired);
+		em_enc_u64(&e, s[i].unrepairable);
+		em_enc_u64(&e, s[i].divergent);
+	}
+	return enc_done(&e);
+}
+
+int em_chain_dec_scrub_rsp(const void *p, size_t len, struct em_chain_scrub_stat *out,
+			   uint32_t max, uint32_t *n)
+{
+	struct em_dec d;
+	em_dec_init(&d, p, len);
+	uint32_t count = em_dec_u32(&d);
+	if (em_dec_error(&d) || count > max)
+		return -EBADMSG;
+	for (uint32_t i = 0; i < count; i++) {
+		struct em_chain_scrub_stat *s = &out[i];
+		memset(s, 0, sizeof(*s));
+		s->target = em_dec_u32(&d);
+		s->running = em_dec_u8(&d);
+		s->chunks_done = em_dec_u64(&d);
+		s->chunks_total = em_dec_u64(&d);
+		s->bytes_done = em_dec_u64(&d);
+		s->passes = em_dec_u64(&d);
+		s->last_pass_ms = em_dec_u64(&d);
+		s->errors = em_dec_u64(&d);
+		s->repaired = em_dec_u64(&d);
+		s->unrepairable = em_dec_u64(&d);
+		s->divergent = em_dec_u64(&d);
+		if (em_dec_error(&d))
+			return -EBADMSG;
+	}
+	*n = count;
+	return 0;
+}

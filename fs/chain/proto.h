@@ -10,8 +10,15 @@
  *               -> commit_ver u32, length u32, crc u32 (the chunk after it)
  *   READ           chain u32, chain_ver u64, target u32, id[16], offset u32,
  *                  len u32, buf desc (the server WRITEs into it)
- *               -> bytes u32
+ *               -> bytes u32, crc u32 (CRC32C of the bytes pushed; readers
+ *                  that get a crc check it, and a mismatch counts as
+ *                  -EM_ECHECKSUM from that replica)
  *   SYNC_DONE      chain u32, chain_ver u64, target u32 -> (empty)
+ *   SCRUB          op u8 (status, start, stop), target u32 (0: every target
+ *                  of the node) -> count u32, then count records of target
+ *                  u32, running u8, then u64s: chunks_done, chunks_total,
+ *                  bytes_done, passes, last_pass_ms, errors, repaired,
+ *                  unrepairable, divergent (an operator's CLI, docs/chain.md)
  *
  * WRITE comes from a client to the chain's head (update_ver 0: the head
  * picks it) with op WRITE, TRUNCATE or REMOVE; UPDATE goes from a replica
@@ -47,6 +54,7 @@ enum em_chain_method {
 	EM_CHAIN_UPDATE = 2,
 	EM_CHAIN_READ = 3,
 	EM_CHAIN_SYNC_DONE = 4,
+	EM_CHAIN_SCRUB = 5,
 	EM_CHAIN_METHOD_END,
 };
 
@@ -92,6 +100,34 @@ struct em_chain_sync_done {
 	uint32_t target;
 };
 
+enum em_chain_scrub_op {
+	EM_CHAIN_SCRUB_STATUS = 0,
+	EM_CHAIN_SCRUB_START = 1, /* a pass now, whatever the interval says */
+	EM_CHAIN_SCRUB_STOP = 2,  /* end the running pass; the interval starts the next */
+	EM_CHAIN_SCRUB_OP_END,
+};
+
+struct em_chain_scrub_req {
+	uint8_t op;
+	uint32_t target;
+};
+
+/* One target's scrub: the running (or last) pass and the totals since the
+ * daemon started. */
+struct em_chain_scrub_stat {
+	uint32_t target;
+	uint8_t running;
+	uint64_t chunks_done, chunks_total, bytes_done;
+	uint64_t passes;        /* completed */
+	uint64_t last_pass_ms;  /* wall clock the last pass completed, 0: none */
+	uint64_t errors;        /* reads of this target that found a bad block */
+	uint64_t repaired, unrepairable;
+	uint64_t divergent;     /* same version, other length or CRC on the successor */
+};
+
+#define EM_CHAIN_SCRUB_MAX 64 /* records in one answer: a node's targets */
+#define EM_CHAIN_SCRUB_RSP_SIZE (4 + EM_CHAIN_SCRUB_MAX * 77)
+
 #define EM_CHAIN_UPDATE_REQ_SIZE 96
 #define EM_CHAIN_READ_REQ_SIZE 64
 
@@ -100,6 +136,9 @@ int em_chain_enc_update(void *buf, size_t cap, const struct em_chain_update_req 
 int em_chain_enc_update_rsp(void *buf, size_t cap, const struct em_chain_update_rsp *r);
 int em_chain_enc_read(void *buf, size_t cap, const struct em_chain_read_req *r);
 int em_chain_enc_sync_done(void *buf, size_t cap, const struct em_chain_sync_done *r);
+int em_chain_enc_scrub(void *buf, size_t cap, const struct em_chain_scrub_req *r);
+int em_chain_enc_scrub_rsp(void *buf, size_t cap, const struct em_chain_scrub_stat *s,
+			   uint32_t n);
 
 /* Decoders return 0 or -EBADMSG (short, op out of range, offset + len
  * beyond a chunk, a buffer descriptor whose length is not len, bytes with
@@ -108,5 +147,11 @@ int em_chain_dec_update(const void *p, size_t len, struct em_chain_update_req *o
 int em_chain_dec_update_rsp(const void *p, size_t len, struct em_chain_update_rsp *out);
 int em_chain_dec_read(const void *p, size_t len, struct em_chain_read_req *out);
 int em_chain_dec_sync_done(const void *p, size_t len, struct em_chain_sync_done *out);
+/* -EBADMSG also for an op out of range. */
+int em_chain_dec_scrub(const void *p, size_t len, struct em_chain_scrub_req *out);
+/* Up to max records into out, *n of them; -EBADMSG for a count over max or
+ * past the payload. */
+int em_chain_dec_scrub_rsp(const void *p, size_t len, struct em_chain_scrub_stat *out,
+			   uint32_t max, uint32_t *n);
 
 #endif

@@ -223,6 +223,10 @@ static void send_chunk(struct ch_resync *rs)
 static void on_read(void *arg, int status)
 {
 	struct ch_resync *rs = arg;
+	if (status == -EM_ECHECKSUM) {
+		ch_repair_count_error(rs->t);
+		ch_repair_queue(rs->t, &rs->todo[rs->next]);
+	}
 	if (status >= 0 && (uint32_t)status != rs->m.length)
 		status = -EIO;
 	if (status < 0)

@@ -8,6 +8,7 @@
 
 #include "ember/errors.h"
 #include "fs/chain/internal.h"
+#include "net/core/crc32c.h"
 #include "net/core/log.h"
 
 #define TICK_MS 200
@@ -176,16 +177,21 @@ struct ch_dedup *ch_dedup_get(struct ch_target *t, uint64_t client, uint32_t cha
 
 struct ch_read {
 	struct em_chain_server *s;
+	struct ch_target *t;
 	struct em_rpc_req *req;
 	struct em_chain_read_req q;
 	struct em_cs_buf *buf;
-	uint32_t bytes;
+	uint32_t bytes, crc;
 };
 
 static void read_finish(struct ch_read *rd, int status)
 {
-	uint8_t out[4];
+	/* bytes, then their CRC32C: the reader checks what arrived against
+	 * what left a verified engine read, so a flip in a bounce buffer, the
+	 * NIC or the wire is caught too. */
+	uint8_t out[8];
 	em_put_le32(out, rd->bytes);
+	em_put_le32(out + 4, rd->bytes ? rd->crc : 0);
 	em_rpc_reply(rd->req, status, status ? NULL : out, status ? 0 : sizeof(out));
 	if (rd->buf)
 		em_cs_buf_put(rd->s->pool, rd->buf);
@@ -201,11 +207,16 @@ static void read_done(void *arg, int status)
 {
 	struct ch_read *rd = arg;
 	struct em_conn *c = em_rpc_req_conn(rd->req);
+	if (status == -EM_ECHECKSUM) {
+		ch_repair_count_error(rd->t);
+		ch_repair_queue(rd->t, &rd->q.id);
+	}
 	if (status <= 0) {
 		read_finish(rd, status);
 		return;
 	}
 	rd->bytes = (uint32_t)status;
+	rd->crc = em_crc32c(0, rd->buf->data, rd->bytes);
 	struct em_buf_desc d = rd->q.buf;
 	d.len = rd->bytes;
 	int rc = c ? em_conn_write(c, &d, rd->buf->mr, rd->buf->data, read_pushed, rd) : -ENOTCONN;
@@ -252,8 +263,10 @@ static void handle_read(struct em_rpc_req *req, void *arg)
 	if (rc == 0 && v.state != EM_PUB_SERVING)
 		rc = -EM_ETARGETOFFLINE;
 	struct em_chunk_meta m;
-	if (rc == 0)
+	if (rc == 0) {
+		rd->t = t;
 		rc = em_chunk_query(t->eng, &rd->q.id, &m);
+	}
 	/* CRAQ as 3FS does it: a dirty replica does not ask the tail, it
 	 * tells the client to retry. */
 	if (rc == 0 && m.pending_ver)
@@ -298,6 +311,32 @@ static void handle_sync_done(struct em_rpc_req *req, void *arg)
 	em_rpc_reply(req, rc, NULL, 0);
 }
 
+/* An operator's scrub control and status (`ember scrub`): no chain
+ * admission, it concerns only this node's targets. */
+static void handle_scrub(struct em_rpc_req *req, void *arg)
+{
+	struct em_chain_server *s = arg;
+	size_t len;
+	const void *p = em_rpc_req_payload(req, &len);
+	struct em_chain_scrub_req q;
+	int rc = em_chain_dec_scrub(p, len, &q);
+	if (rc == 0 && q.target && !ch_target_find(s, q.target))
+		rc = -EM_ENOTARGET;
+	struct em_chain_scrub_stat st[EM_CHAIN_SCRUB_MAX];
+	uint32_t n = 0;
+	for (size_t i = 0; rc == 0 && i < s->n && n < EM_CHAIN_SCRUB_MAX; i++) {
+		struct ch_target *t = &s->targets[i];
+		if (q.target && t->id != q.target)
+			continue;
+		if (q.op != EM_CHAIN_SCRUB_STATUS)
+			rc = ch_scrub_control(t, q.op);
+		ch_scrub_stat(t, &st[n++]);
+	}
+	static uint8_t out[EM_CHAIN_SCRUB_RSP_SIZE];
+	int m = rc ? rc : em_chain_enc_scrub_rsp(out, sizeof(out), st, n);
+	em_rpc_reply(req, m < 0 ? m : 0, m > 0 ? out : NULL, m > 0 ? (size_t)m : 0);
+}
+
 /* ---- states and the tick ------------------------------------------------ */
 
 unsigned em_chain_server_report(void *server, struct em_target_report *out, unsigned cap)
@@ -331,6 +370,7 @@ static void on_tick(void *arg)
 			t->synced = false;
 		if (allowed)
 			ch_resync_check(t);
+		ch_scrub_tick(t);
 	}
 	if (s->stopping || em_reactor_timer(s->r, TICK_MS, on_tick, s, &s->tick))
 		s->tick = NULL;
@@ -347,8 +387,13 @@ int em_chain_server_create(struct em_rpc *rpc, struct em_reactor *r, struct em_m
 	s->mgmt = mgmt;
 	s->forward_timeout_ms = o && o->forward_timeout_ms ? o->forward_timeout_ms : 30000;
 	s->rpc_timeout_ms = o && o->rpc_timeout_ms ? o->rpc_timeout_ms : 5000;
+	s->scrub_rate = o && o->scrub_rate ? o->scrub_rate : 32u << 20;
+	s->scrub_interval_ms = o ? o->scrub_interval_ms : 0;
 	/* Forwards and resyncs grant their buffers to the successor. */
 	int rc = em_cs_bufpool_create_access(POOL_IDLE, EM_ACCESS_REMOTE_READ, &s->pool);
+	if (rc == 0)
+		rc = em_cs_bufpool_create_access(POOL_IDLE / 4, EM_ACCESS_REMOTE_WRITE,
+						 &s->repair_pool);
 	if (rc == 0)
 		rc = em_rpc_register(rpc, EM_CHAIN_SERVICE, EM_CHAIN_WRITE, ch_handle_write, s);
 	if (rc == 0)
@@ -358,10 +403,14 @@ int em_chain_server_create(struct em_rpc *rpc, struct em_reactor *r, struct em_m
 	if (rc == 0)
 		rc = em_rpc_register(rpc, EM_CHAIN_SERVICE, EM_CHAIN_SYNC_DONE, handle_sync_done, s);
 	if (rc == 0)
+		rc = em_rpc_register(rpc, EM_CHAIN_SERVICE, EM_CHAIN_SCRUB, handle_scrub, s);
+	if (rc == 0)
 		rc = em_reactor_timer(r, TICK_MS, on_tick, s, &s->tick);
 	if (rc) {
 		if (s->pool)
 			em_cs_bufpool_destroy(s->pool);
+		if (s->repair_pool)
+			em_cs_bufpool_destroy(s->repair_pool);
 		free(s);
 		return rc;
 	}
@@ -381,7 +430,10 @@ int em_chain_server_add_target(struct em_chain_server *s, uint32_t id, const cha
 	t->id = id;
 	snprintf(t->name, sizeof(t->name), "%s", name);
 	t->eng = e;
-	return 0;
+	int rc = ch_scrub_init(t);
+	if (rc)
+		s->n--;
+	return rc;
 }
 
 void em_chain_server_stop(struct em_chain_server *s)
@@ -400,6 +452,8 @@ void em_chain_server_destroy(struct em_chain_server *s)
 		em_reactor_timer_cancel(s->r, s->tick);
 	for (size_t i = 0; i < s->n; i++) {
 		struct ch_target *t = &s->targets[i];
+		ch_repair_free(t);
+		ch_scrub_free(t);
 		for (unsigned b = 0; b < CH_BUCKETS; b++) {
 			while (t->dedup[b]) {
 				struct ch_dedup *d = t->dedup[b];
@@ -409,5 +463,6 @@ void em_chain_server_destroy(struct em_chain_server *s)
 		}
 	}
 	em_cs_bufpool_destroy(s->pool);
+	em_cs_bufpool_destroy(s->repair_pool);
 	free(s);
 }

@@ -27,6 +27,8 @@ struct em_chain_server;
 struct em_chain_server_opts {
 	uint64_t forward_timeout_ms; /* a replica retries its successor this long; 0: 30 s */
 	uint64_t rpc_timeout_ms;     /* one forward or resync call; 0: 5 s */
+	uint64_t scrub_rate;         /* scrub bytes a second per target; 0: 32 MiB/s */
+	uint64_t scrub_interval_ms;  /* a scrub pass this often; 0: only when asked */
 };
 
 /* Registers the chain methods on rpc. mgmt supplies routing and the

@@ -252,6 +252,13 @@ static void forward(struct ch_wop *op)
 static void on_applied(void *arg, int status, const struct em_chunk_meta *m)
 {
 	struct ch_wop *op = arg;
+	if (status == -EM_ECHECKSUM) {
+		/* Our base has a bad block: heal it once the lock is free. A
+		 * predecessor answers this with the whole chunk; a client's
+		 * retry finds the healed base. */
+		ch_repair_count_error(op->t);
+		ch_repair_queue(op->t, &op->u.id);
+	}
 	if (status) {
 		finish(op, status);
 		return;

@@ -15,6 +15,7 @@
 #include "block/service/client.h"
 #include "ember/errors.h"
 #include "fs/client/fsck.h"
+#include "net/core/crc32c.h"
 #include "fs/client/layout.h"
 #include "fs/kv/kv.h"
 #include "fs/meta/record.h"
@@ -51,12 +52,13 @@ struct fsck {
 	struct ino_info cur;       /* the last inode looked up */
 	bool have_cur;
 	struct em_meta_inode node; /* lookup's decode buffer: too big for a stack frame */
+	uint8_t *data;             /* verify_data's read buffer */
 };
 
 const char *em_fs_fsck_kind_name(enum em_fs_fsck_kind k)
 {
 	static const char *const names[EM_FS_FSCK_KINDS] = {
-		"orphan", "beyond-eof", "missing", "divergent", "misplaced", "unlisted",
+		"orphan", "beyond-eof", "missing", "divergent", "misplaced", "unlisted", "corrupt",
 	};
 	return k < EM_FS_FSCK_KINDS ? names[k] : "?";
 }
@@ -292,6 +294,46 @@ static void judge_replicas(struct fsck *f, uint32_t chain, const struct replica 
 	}
 }
 
+#define VERIFY_PIECE (4u << 20)
+
+/* Reads replica rp's copy m in full: its engine checks every block, and the
+ * bytes must give the CRC32C its metadata names. */
+static void verify_copy(struct fsck *f, uint32_t chain, uint32_t target,
+			const struct em_chunk_meta *m, const char *hex)
+{
+	int rc = 0;
+	struct em_cs_client *c = conn_of(f, target, &rc);
+	if (!f->data)
+		f->data = malloc(VERIFY_PIECE);
+	if (!c || !f->data)
+		return; /* unreachable replicas are UNLISTED already */
+	uint32_t crc = 0, off = 0;
+	while (off < m->length) {
+		uint32_t n = m->length - off < VERIFY_PIECE ? m->length - off : VERIFY_PIECE;
+		struct em_cs_io io = { .item = { .target = target, .id = m->id, .offset = off,
+						 .len = n }, .data = f->data };
+		struct em_cs_result res;
+		rc = em_cs_client_batch(c, EM_CS_READ, &io, 1, &res);
+		if (rc == 0)
+			rc = res.status;
+		if (rc == 0 && res.len != n)
+			rc = -ENODATA; /* changed under us: not this check's business */
+		if (rc)
+			break;
+		crc = em_crc32c(crc, f->data, n);
+		f->rep->bytes_verified += n;
+		off += n;
+	}
+	if (rc == -EM_ECHECKSUM)
+		bad(f, EM_FS_FSCK_CORRUPT, chain, target, &m->id,
+		    "chunk %s on chain %u: target %u: a block fails its checksum (version %u, "
+		    "%u bytes)", hex, chain, target, m->commit_ver, m->length);
+	else if (rc == 0 && crc != m->crc)
+		bad(f, EM_FS_FSCK_CORRUPT, chain, target, &m->id,
+		    "chunk %s on chain %u: target %u: bytes give crc %08x, metadata says %08x", hex,
+		    chain, target, crc, m->crc);
+}
+
 static int cmp_id(const struct em_chunk_id *a, const struct em_chunk_id *b)
 {
 	return memcmp(a->b, b->b, sizeof(a->b));
@@ -316,6 +358,9 @@ static int merge(struct fsck *f, uint32_t chain, struct replica *rs, unsigned k)
 		char hex[33];
 		em_cs_id_fmt(&id, hex);
 		judge_replicas(f, chain, rs, k, have, &id, hex);
+		for (unsigned i = 0; f->o->verify_data && i < k; i++)
+			if (have[i] && have[i]->length)
+				verify_copy(f, chain, rs[i].target, have[i], hex);
 		int rc = judge_meta(f, chain, &id, hex);
 		if (rc < 0)
 			return rc;
@@ -375,6 +420,7 @@ int em_fs_fsck(const struct em_fs_fsck_opts *o, struct em_fs_fsck_report *out)
 		if (f->conns[i].c)
 			em_cs_client_destroy(f->conns[i].c);
 	free(f->conns);
+	free(f->data);
 	free(f->chain_ids);
 	free(f);
 	return rc;

@@ -12,7 +12,9 @@
  *   - DIVERGENT: committed version, length or CRC differ between replicas;
  *   - MISPLACED: the chain is not the one the file's layout maps it to;
  *   - UNLISTED: a serving replica could not be listed, so the chain was
- *     compared without it.
+ *     compared without it;
+ *   - CORRUPT (with verify_data): a replica's copy fails its block
+ *     checksums when read, or its bytes do not match its own CRC32C.
  * Chunks whose inode is in the GC queue are expected and only counted.
  * Replicas not serving (syncing, offline...) are skipped: resync rebuilds
  * them. Uncommitted chunks (a write in flight) are ignored. A chunk missing
@@ -42,6 +44,7 @@ enum em_fs_fsck_kind {
 	EM_FS_FSCK_DIVERGENT,
 	EM_FS_FSCK_MISPLACED,
 	EM_FS_FSCK_UNLISTED,
+	EM_FS_FSCK_CORRUPT,
 	EM_FS_FSCK_KINDS
 };
 
@@ -65,6 +68,7 @@ struct em_fs_fsck_opts {
 	const void *secret;               /* cluster secret for the chunk service */
 	size_t secret_len;
 	uint32_t timeout_ms;              /* per chunk-service call; 0: 30 s */
+	bool verify_data;                 /* read every replica's chunks in full */
 	em_fs_fsck_fn problem;            /* may be NULL */
 	void *arg;
 };
@@ -73,6 +77,7 @@ struct em_fs_fsck_report {
 	uint64_t chains, replicas_listed, replicas_skipped;
 	uint64_t chunks;                  /* distinct (chain, chunk id) committed somewhere */
 	uint64_t gc_pending;              /* of those, belonging to inodes queued for GC */
+	uint64_t bytes_verified;          /* replica bytes read back (verify_data) */
 	uint64_t kinds[EM_FS_FSCK_KINDS];
 	uint64_t problems;
 };

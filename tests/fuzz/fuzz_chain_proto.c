@@ -13,10 +13,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
 		return 0;
-	uint8_t which = data[0] % 4;
+	uint8_t which = data[0] % 6;
 	data++;
 	size--;
-	uint8_t buf[128];
+	static uint8_t buf[EM_CHAIN_SCRUB_RSP_SIZE];
 	int n;
 	switch (which) {
 	case 0: {
@@ -43,6 +43,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			return 0;
 		n = em_chain_enc_read(buf, sizeof(buf), &a);
 		if (n < 0 || em_chain_dec_read(buf, (size_t)n, &b) || memcmp(&a, &b, sizeof(a)))
+			abort();
+		break;
+	}
+	case 4: {
+		struct em_chain_scrub_req a, b;
+		memset(&a, 0, sizeof(a));
+		memset(&b, 0, sizeof(b));
+		if (em_chain_dec_scrub(data, size, &a))
+			return 0;
+		n = em_chain_enc_scrub(buf, sizeof(buf), &a);
+		if (n < 0 || em_chain_dec_scrub(buf, (size_t)n, &b) || memcmp(&a, &b, sizeof(a)))
+			abort();
+		break;
+	}
+	case 5: {
+		static struct em_chain_scrub_stat a[EM_CHAIN_SCRUB_MAX], b[EM_CHAIN_SCRUB_MAX];
+		uint32_t na, nb;
+		if (em_chain_dec_scrub_rsp(data, size, a, EM_CHAIN_SCRUB_MAX, &na))
+			return 0;
+		n = em_chain_enc_scrub_rsp(buf, sizeof(buf), a, na);
+		if (n < 0 || em_chain_dec_scrub_rsp(buf, (size_t)n, b, EM_CHAIN_SCRUB_MAX, &nb) ||
+		    na != nb || memcmp(a, b, na * sizeof(a[0])))
 			abort();
 		break;
 	}

@@ -26,7 +26,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: ember fsck [--dir DIR] [--db STORE] [--mgmtd URL[,URL]]\n"
-		"                  [--secret-file PATH] [--limit N] [--json]\n\n"
+		"                  [--secret-file PATH] [--data] [--limit N] [--json]\n\n"
 		"Checks a running cluster's file system in two parts.\n\n"
 		"1. The metadata store, in one read-only snapshot: every record decodes,\n"
 		"   directory entries point at live inodes of the right type, link counts\n"
@@ -44,6 +44,8 @@ static void usage(FILE *f)
 		"     divergent   committed version, length or CRC differ between replicas\n"
 		"     misplaced   stored on a chain the file's layout does not map it to\n"
 		"     unlisted    a serving replica could not be listed\n"
+		"     corrupt     (with --data) a replica's copy fails its block checksums,\n"
+		"                 or its bytes do not give its own CRC32C\n"
 		"   Not checked: replicas that are not serving (resync rebuilds them),\n"
 		"   uncommitted chunks (writes in flight), and a chunk absent from every\n"
 		"   replica (it reads as a hole, which is legal). Chunks of deleted files\n"
@@ -57,6 +59,9 @@ static void usage(FILE *f)
 		"                      tcp://127.0.0.1:9100)\n"
 		"  --secret-file PATH  cluster secret (default $EMBER_SECRET_FILE, DIR's,\n"
 		"                      else /etc/ember/secret)\n"
+		"  --data              also read every committed chunk on every serving\n"
+		"                      replica in full (as much I/O as the data, times the\n"
+		"                      replicas)\n"
 		"  --limit N           problems shown one per line (default %d, 0: all);\n"
 		"                      the counts always cover every problem\n"
 		"  --json              one JSON object\n\n"
@@ -66,7 +71,7 @@ static void usage(FILE *f)
 }
 
 struct out {
-	bool json;
+	bool json, data;
 	uint64_t limit, shown, total;
 };
 
@@ -131,7 +136,7 @@ static int check_chunks(struct em_kv *kv, char *mgmtd, const char *secret_file, 
 		return rc;
 	struct em_fs_fsck_opts fo = {
 		.kv = kv, .routing = &l.routing, .secret = secret, .secret_len = (size_t)n,
-		.problem = chunk_problem, .arg = o,
+		.problem = chunk_problem, .arg = o, .verify_data = o->data,
 	};
 	rc = em_fs_fsck(&fo, rep);
 	if (rc < 0)
@@ -154,10 +159,11 @@ static void print_json(const char *db, const struct em_meta_fsck_report *m,
 	       (unsigned long long)m->sessions, (unsigned long long)m->gc,
 	       (unsigned long long)m->xattrs, (unsigned long long)m->problems);
 	printf("  \"chunks\": {\"chains\": %llu, \"replicas_listed\": %llu, "
-	       "\"replicas_skipped\": %llu, \"chunks\": %llu, \"gc_pending\": %llu",
+	       "\"replicas_skipped\": %llu, \"chunks\": %llu, \"gc_pending\": %llu, "
+	       "\"bytes_verified\": %llu",
 	       (unsigned long long)c->chains, (unsigned long long)c->replicas_listed,
 	       (unsigned long long)c->replicas_skipped, (unsigned long long)c->chunks,
-	       (unsigned long long)c->gc_pending);
+	       (unsigned long long)c->gc_pending, (unsigned long long)c->bytes_verified);
 	for (int k = 0; k < EM_FS_FSCK_KINDS; k++)
 		printf(", \"%s\": %llu", em_fs_fsck_kind_name(k), (unsigned long long)c->kinds[k]);
 	printf(", \"problems\": %llu},\n  \"problems\": %llu, \"problems_shown\": %llu}\n",
@@ -197,6 +203,7 @@ int em_cmd_fsck(int argc, char **argv)
 		{ "secret-file", required_argument, NULL, 's' },
 		{ "limit", required_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "data", no_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -212,6 +219,7 @@ int em_cmd_fsck(int argc, char **argv)
 		case 'm': mgmtd = optarg; break;
 		case 's': secret = optarg; break;
 		case 'j': o.json = true; break;
+		case 'D': o.data = true; break;
 		case 'n':
 			errno = 0;
 			o.limit = strtoull(optarg, &end, 10);

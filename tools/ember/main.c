@@ -18,6 +18,7 @@ int em_cmd_down(int argc, char **argv);
 int em_cmd_status(int argc, char **argv);
 int em_cmd_fsck(int argc, char **argv);
 int em_cmd_bench(int argc, char **argv);
+int em_cmd_scrub(int argc, char **argv);
 
 static const struct em_cli_cmd commands[] = {
 	{ "version", "print the Ember version", cmd_version },
@@ -34,6 +35,7 @@ static const struct em_cli_cmd commands[] = {
 	{ "down", "unmount and stop what `ember up` started; keep the data", em_cmd_down },
 	{ "status", "the cluster at a glance: primary, nodes, targets, chains, mounts", em_cmd_status },
 	{ "fsck", "check metadata and chunks: orphans, missing and divergent replicas", em_cmd_fsck },
+	{ "scrub", "storage daemons' scrubbers: status, start, stop", em_cmd_scrub },
 	{ "bench", "write and read a file through the mount: throughput, latency", em_cmd_bench },
 };
 

@@ -29,22 +29,7 @@ write_files() {
 		for i in $(seq 10); do echo "small $i" > "$M/f$i" || return 1; done
 }
 
-addr_of() { # addr_of TARGET: its node's address (target id = node*1000 + slot + 1)
-	"$E" status --dir "$D" --json | jq -r ".nodes[] | select(.id == $(($1 / 1000))) | .addr"
-}
-
-chunk() { "$E" chunk "$1" --secret-file "$SECRET" "${@:2}"; }
-
-# Chunk 0 of the file at PATH: 32 hex digits (fs/client/layout.h).
-chunk0() { printf '0000%016x000000000000' "$(stat -c %i "$1")"; }
-
-# Every target of the cluster holding CHUNK, one per line.
-holders() {
-	local t
-	for t in 1001 1002 2001 2002 3001 3002; do
-		chunk stat --addr "$(addr_of $t)" --target $t "$1" > /dev/null 2>&1 && echo $t
-	done
-}
+. "$(dirname "$0")/../lib/chunks.sh"
 
 clean() {
 	"$E" fsck --dir "$D" && "$E" fsck --dir "$D" --json | jq -e '.problems == 0' > /dev/null
