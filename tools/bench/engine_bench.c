@@ -236,7 +236,8 @@ static void usage(void)
 		"  --runtime S      seconds of random reads (default 10)\n"
 		"  --phases LIST    any of write,read,randread (default all; read phases\n"
 		"                   need write)\n"
-		"  --no-format      open PATH as it is (with chunks from a previous write)\n");
+		"  --no-format      open PATH as it is (with chunks from a previous write)\n"
+		"  --no-verify      reads skip the per-block CRC32C check (to measure its cost)\n");
 }
 
 int main(int argc, char **argv)
@@ -246,7 +247,7 @@ int main(int argc, char **argv)
 	uint64_t bytes = 1ull << 30;
 	enum em_bdev_kind kind = EM_BDEV_AUTO;
 	const char *phases = "write,read,randread";
-	bool format = true;
+	bool format = true, verify = true;
 	static const struct option lopts[] = {
 		{ "backend", required_argument, NULL, 'b' },
 		{ "bytes", required_argument, NULL, 'n' },
@@ -257,6 +258,7 @@ int main(int argc, char **argv)
 		{ "runtime", required_argument, NULL, 't' },
 		{ "phases", required_argument, NULL, 'p' },
 		{ "no-format", no_argument, NULL, 'F' },
+		{ "no-verify", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -277,6 +279,7 @@ int main(int argc, char **argv)
 		case 't': b.runtime = atof(optarg); break;
 		case 'p': phases = optarg; break;
 		case 'F': format = false; break;
+		case 'V': verify = false; break;
 		case 'h': usage(); return 0;
 		default: usage(); return 2;
 		}
@@ -318,7 +321,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "engine_bench: reactor: %s\n", em_strerror(rc));
 		return 1;
 	}
-	struct em_engine_opts eo = { .kind = kind };
+	struct em_engine_opts eo = { .kind = kind, .no_verify = !verify };
 	rc = em_engine_open(path, &eo, b.r, &b.e);
 	if (rc < 0) {
 		fprintf(stderr, "engine_bench: open %s: %s\n", path, em_strerror(rc));
@@ -336,10 +339,11 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	printf("engine_bench: %s backend %s, data area %" PRIu64 " MiB at %" PRIu64
-	       " MiB, %" PRIu64 " chunks of %u KiB, qd %u, random %u KiB qd %u for %.0f s\n",
+	       " MiB, %" PRIu64 " chunks of %u KiB, qd %u, random %u KiB qd %u for %.0f s, "
+	       "reads %s\n",
 	       path, em_bdev_kind_name(kind == EM_BDEV_AUTO ? em_bdev_kind_for_path(path) : kind),
 	       room / MIB, st.data_off / MIB, b.nchunks, b.chunk / 1024, b.qd, b.rand_bs / 1024,
-	       b.rand_qd, b.runtime);
+	       b.rand_qd, b.runtime, verify ? "verified" : "not verified");
 	fflush(stdout);
 
 	uint32_t nbufs = b.qd > b.rand_qd ? b.qd : b.rand_qd;
