@@ -30,6 +30,7 @@ static uint16_t errno_status(enum em_bdev_op op, int err)
 		return EM_SC_INVALID_OPCODE | EM_NVME_DNR;
 	case -EIO:
 	case -ENODATA:
+	case -EM_ECHECKSUM: /* a chunk volume's block failed its CRC32C: never its bytes */
 		return op == EM_BDEV_READ ? EM_SC_READ_ERROR : EM_SC_WRITE_FAULT;
 	default:
 		return EM_SC_INTERNAL;

@@ -2,6 +2,7 @@
  * splitting, zeroes for unwritten blocks, each zeroing case (remove,
  * truncate, zero write, nothing), persistence across a reopen, refusals. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -265,6 +266,39 @@ static void test_concurrent(struct em_engine *e)
 	em_volume_close(v);
 }
 
+/* A block flipped on the device under a volume: the read of it fails with
+ * EM_ECHECKSUM (the target answers Unrecovered Read Error), its neighbours
+ * read, and a write that must merge with it is refused. */
+static void test_corruption(struct em_engine *e)
+{
+	struct em_volume_opts o = { .id = VOL_ID, .size = VOL_SIZE, .chunk_size = CHUNK };
+	struct em_volume *v;
+	uint8_t w[8192], r[8192];
+	is_int(em_volume_open(e, R, &o, &v), 0, "volume opened for corruption");
+	fill(w, sizeof(w), 5);
+	is_int(vio(v, EM_BDEV_WRITE, 5 * CHUNK, sizeof(w), w), 0, "two blocks into chunk 5");
+	struct em_chunk_id id;
+	struct em_chunk_meta m;
+	struct em_engine_stats st;
+	em_volume_chunk_id(VOL_ID, 5, &id);
+	em_engine_get_stats(e, &st);
+	int fd = open(path, O_RDWR);
+	uint8_t c = 0;
+	off_t at = em_chunk_query(e, &id, &m) == 0
+			   ? (off_t)(st.data_off + (m.loc & ~0xffull) + 4096 + 17) : 0;
+	ok(fd >= 0 && at && pread(fd, &c, 1, at) == 1, "found block 1 of chunk 5 on the device");
+	c ^= 1;
+	ok(pwrite(fd, &c, 1, at) == 1 && fsync(fd) == 0, "flipped one bit of it");
+	close(fd);
+	is_int(vio(v, EM_BDEV_READ, 5 * CHUNK + 4096, 4096, r), -EM_ECHECKSUM,
+	       "the bad block's read fails");
+	is_int(vio(v, EM_BDEV_READ, 5 * CHUNK, 4096, r), 0, "the block before it reads");
+	ok(memcmp(r, w, 4096) == 0, "with its bytes");
+	is_int(vio(v, EM_BDEV_WRITE, 5 * CHUNK, 4096, w), -EM_ECHECKSUM,
+	       "a write merging with the bad block is refused");
+	em_volume_close(v);
+}
+
 int main(void)
 {
 	struct em_engine_format_opts fo = { .kind = EM_BDEV_URING };
@@ -287,6 +321,7 @@ int main(void)
 	}
 	if (e) {
 		test_concurrent(e);
+		test_corruption(e);
 		em_engine_close(e);
 	}
 	em_reactor_destroy(R);
