@@ -217,6 +217,7 @@ void em_cs_enc_results(struct em_enc *e, uint16_t method, const struct em_cs_res
 		em_enc_i32(e, res[i].status);
 		if (method == EM_CS_READ) {
 			em_enc_u32(e, res[i].len);
+			em_enc_u32(e, res[i].crc);
 		} else {
 			em_enc_u8(e, res[i].has_meta ? 1 : 0);
 			if (res[i].has_meta)
@@ -244,6 +245,9 @@ int em_cs_dec_results(const void *p, size_t len, uint16_t method, struct em_cs_r
 		r->status = em_dec_i32(&sub);
 		if (method == EM_CS_READ) {
 			r->len = em_dec_u32(&sub);
+			r->has_crc = em_dec_remaining(&sub) >= 4;
+			if (r->has_crc)
+				r->crc = em_dec_u32(&sub);
 		} else {
 			uint8_t has = em_dec_u8(&sub);
 			if (has > 1)

@@ -17,8 +17,10 @@
  *   COMMIT    target, id, ver
  *   REMOVE    target, id
  *   QUERY     target, id
- * Result fields: i32 status; READ: u32 bytes delivered; others: u8 has_meta
- * then the chunk metadata when has_meta is 1.
+ * Result fields: i32 status; READ: u32 bytes delivered, u32 CRC32C of those
+ * bytes (the client checks what arrived against it: -EM_ECHECKSUM when they
+ * differ; absent from older servers); others: u8 has_meta then the chunk
+ * metadata when has_meta is 1.
  *
  * LIST request: target, u8 has_after, id after, u32 max; response: u32 count
  * then count metadata records (ascending id). STATS request: empty; response:
@@ -78,6 +80,8 @@ struct em_cs_item {
 struct em_cs_result {
 	int32_t status;
 	uint32_t len;          /* READ: bytes delivered (short at the chunk's end) */
+	bool has_crc;          /* READ: crc was sent */
+	uint32_t crc;          /* READ: CRC32C of the bytes delivered */
 	bool has_meta;
 	struct em_chunk_meta meta; /* loc fields are not sent */
 };

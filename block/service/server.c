@@ -77,18 +77,22 @@ static void op_reply(struct cs_op *op)
 static void task_done(struct cs_task *t)
 {
 	struct cs_op *op = t->op;
-	if (t->buf) {
-		em_cs_buf_put(op->s->pool, t->buf);
-		t->buf = NULL;
-	}
 	if (op->res) {
 		struct em_cs_result *r = &op->res[t->idx];
 		r->status = t->status < 0 ? t->status : 0;
-		if (op->method == EM_CS_READ)
+		if (op->method == EM_CS_READ) {
 			r->len = t->status > 0 ? (uint32_t)t->status : 0;
+			/* What left a verified engine read; the client checks
+			 * what arrived. */
+			r->crc = r->len && t->buf ? em_crc32c(0, t->buf->data, r->len) : 0;
+		}
 		r->has_meta = t->status >= 0 && t->has_meta;
 		if (r->has_meta)
 			r->meta = t->meta;
+	}
+	if (t->buf) {
+		em_cs_buf_put(op->s->pool, t->buf);
+		t->buf = NULL;
 	}
 	if (--op->pending == 0)
 		op_reply(op);
