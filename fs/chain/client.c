@@ -259,17 +259,17 @@ int em_chain_read(struct em_chain_client *c, uint32_t chain, const struct em_chu
 			   : url ? call(c, url, EM_CHAIN_READ, req, (size_t)n, &g, &w)
 				 : -EM_ETARGETOFFLINE;
 		if (rc == 0) {
-			rc = w.len >= 4 ? (int)em_get_le32(w.rsp) : -EBADMSG;
-			/* Servers that send the CRC of what they pushed. */
-			if (rc > 0 && rc <= (int)len && w.len >= 8 &&
-			    em_crc32c(0, buf, (size_t)rc) != em_get_le32((const uint8_t *)w.rsp + 4)) {
+			struct em_chain_read_rsp rr;
+			rc = em_chain_dec_read_rsp(w.rsp, w.len, &rr);
+			if (rc == 0)
+				rc = em_chain_read_rsp_check(&rr, buf, len);
+			if (rc == -EM_ECHECKSUM) {
 				/* Every 1000th after the first: a sick NIC must
 				 * not fill the log. */
 				if (c->wire_errors++ % 1000 == 0)
 					EM_WARN("chain", "read from target %u: bytes arrived unlike they "
 						"left (CRC32C mismatch; %llu so far): trying another "
 						"replica", t, (unsigned long long)c->wire_errors);
-				rc = -EM_ECHECKSUM;
 			} else {
 				break;
 			}

@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "fs/chain/proto.h"
+#include "ember/errors.h"
+#include "net/core/crc32c.h"
 #include "net/serde.h"
 
 static int enc_done(const struct em_enc *e)
@@ -122,6 +124,37 @@ int em_chain_dec_read(const void *p, size_t len, struct em_chain_read_req *out)
 	if (em_dec_error(&d) || !range_ok(out->offset, out->len) || out->buf.len != out->len)
 		return -EBADMSG;
 	return 0;
+}
+
+int em_chain_enc_read_rsp(void *buf, size_t cap, const struct em_chain_read_rsp *r)
+{
+	struct em_enc e;
+	em_enc_init(&e, buf, cap);
+	em_enc_u32(&e, r->bytes);
+	if (r->has_crc)
+		em_enc_u32(&e, r->crc);
+	return enc_done(&e);
+}
+
+int em_chain_dec_read_rsp(const void *p, size_t len, struct em_chain_read_rsp *out)
+{
+	struct em_dec d;
+	memset(out, 0, sizeof(*out));
+	em_dec_init(&d, p, len);
+	out->bytes = em_dec_u32(&d);
+	out->has_crc = em_dec_remaining(&d) >= 4;
+	if (out->has_crc)
+		out->crc = em_dec_u32(&d);
+	return em_dec_error(&d) || !range_ok(0, out->bytes) ? -EBADMSG : 0;
+}
+
+int em_chain_read_rsp_check(const struct em_chain_read_rsp *r, const void *buf, uint32_t cap)
+{
+	if (r->bytes > cap)
+		return -EBADMSG;
+	if (r->has_crc && r->bytes && em_crc32c(0, buf, r->bytes) != r->crc)
+		return -EM_ECHECKSUM;
+	return (int)r->bytes;
 }
 
 int em_chain_enc_sync_done(void *buf, size_t cap, const struct em_chain_sync_done *r)

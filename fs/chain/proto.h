@@ -41,6 +41,7 @@
 #ifndef EMBER_FS_CHAIN_PROTO_H
 #define EMBER_FS_CHAIN_PROTO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -94,6 +95,12 @@ struct em_chain_read_req {
 	struct em_buf_desc buf;
 };
 
+struct em_chain_read_rsp {
+	uint32_t bytes;
+	bool has_crc;   /* older servers send only the count */
+	uint32_t crc;   /* CRC32C of the bytes pushed */
+};
+
 struct em_chain_sync_done {
 	uint32_t chain;
 	uint64_t chain_ver;
@@ -135,6 +142,7 @@ struct em_chain_scrub_stat {
 int em_chain_enc_update(void *buf, size_t cap, const struct em_chain_update_req *r);
 int em_chain_enc_update_rsp(void *buf, size_t cap, const struct em_chain_update_rsp *r);
 int em_chain_enc_read(void *buf, size_t cap, const struct em_chain_read_req *r);
+int em_chain_enc_read_rsp(void *buf, size_t cap, const struct em_chain_read_rsp *r);
 int em_chain_enc_sync_done(void *buf, size_t cap, const struct em_chain_sync_done *r);
 int em_chain_enc_scrub(void *buf, size_t cap, const struct em_chain_scrub_req *r);
 int em_chain_enc_scrub_rsp(void *buf, size_t cap, const struct em_chain_scrub_stat *s,
@@ -146,6 +154,11 @@ int em_chain_enc_scrub_rsp(void *buf, size_t cap, const struct em_chain_scrub_st
 int em_chain_dec_update(const void *p, size_t len, struct em_chain_update_req *out);
 int em_chain_dec_update_rsp(const void *p, size_t len, struct em_chain_update_rsp *out);
 int em_chain_dec_read(const void *p, size_t len, struct em_chain_read_req *out);
+int em_chain_dec_read_rsp(const void *p, size_t len, struct em_chain_read_rsp *out);
+/* The bytes a READ answer r says landed in buf, which asked for cap: their
+ * count, -EBADMSG for more than asked, -EM_ECHECKSUM when they do not give
+ * the answer's CRC (corrupted on the way). */
+int em_chain_read_rsp_check(const struct em_chain_read_rsp *r, const void *buf, uint32_t cap);
 int em_chain_dec_sync_done(const void *p, size_t len, struct em_chain_sync_done *out);
 /* -EBADMSG also for an op out of range. */
 int em_chain_dec_scrub(const void *p, size_t len, struct em_chain_scrub_req *out);

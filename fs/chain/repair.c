@@ -107,8 +107,13 @@ static void on_peer_read(void *arg, int status, const void *p, size_t len)
 {
 	struct ch_repair *rp = arg;
 	struct ch_target *t = rp->t;
-	if (status == 0 && (len < 4 || em_get_le32(p) != rp->m.length))
-		status = -EBADMSG;
+	struct em_chain_read_rsp rr;
+	if (status == 0)
+		status = em_chain_dec_read_rsp(p, len, &rr);
+	if (status == 0) {
+		int n = em_chain_read_rsp_check(&rr, rp->buf->data, rp->m.length);
+		status = n < 0 ? n : (uint32_t)n != rp->m.length ? -EBADMSG : 0;
+	}
 	/* The bytes must be exactly the version we committed. */
 	if (status == 0 && em_crc32c(0, rp->buf->data, rp->m.length) != rp->m.crc)
 		status = -EM_ECHECKSUM;

@@ -190,9 +190,9 @@ static void read_finish(struct ch_read *rd, int status)
 	 * what left a verified engine read, so a flip in a bounce buffer, the
 	 * NIC or the wire is caught too. */
 	uint8_t out[8];
-	em_put_le32(out, rd->bytes);
-	em_put_le32(out + 4, rd->bytes ? rd->crc : 0);
-	em_rpc_reply(rd->req, status, status ? NULL : out, status ? 0 : sizeof(out));
+	struct em_chain_read_rsp r = { rd->bytes, true, rd->bytes ? rd->crc : 0 };
+	int n = em_chain_enc_read_rsp(out, sizeof(out), &r);
+	em_rpc_reply(rd->req, status, status ? NULL : out, status ? 0 : (size_t)n);
 	if (rd->buf)
 		em_cs_buf_put(rd->s->pool, rd->buf);
 	free(rd);

@@ -13,7 +13,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
 		return 0;
-	uint8_t which = data[0] % 6;
+	uint8_t which = data[0] % 7;
 	data++;
 	size--;
 	static uint8_t buf[EM_CHAIN_SCRUB_RSP_SIZE];
@@ -44,6 +44,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		n = em_chain_enc_read(buf, sizeof(buf), &a);
 		if (n < 0 || em_chain_dec_read(buf, (size_t)n, &b) || memcmp(&a, &b, sizeof(a)))
 			abort();
+		break;
+	}
+	case 6: {
+		struct em_chain_read_rsp a, b;
+		if (em_chain_dec_read_rsp(data, size, &a))
+			return 0;
+		n = em_chain_enc_read_rsp(buf, sizeof(buf), &a);
+		if (n < 0 || em_chain_dec_read_rsp(buf, (size_t)n, &b) || memcmp(&a, &b, sizeof(a)))
+			abort();
+		/* The check never reads past what the caller asked for. */
+		em_chain_read_rsp_check(&a, buf, 0);
 		break;
 	}
 	case 4: {
