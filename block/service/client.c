@@ -158,13 +158,8 @@ int em_cs_client_batch(struct em_cs_client *c, uint16_t method, struct em_cs_io 
 			rc = em_cs_dec_results(resp, len, method, res, n, &got);
 		if (rc == 0 && got != n)
 			rc = -EBADMSG;
-		/* Bytes that arrived unlike they left (a NIC, a bounce buffer,
-		 * memory): the item failed, like a bad block would. */
 		for (uint32_t i = 0; rc == 0 && method == EM_CS_READ && i < n; i++)
-			if (res[i].status == 0 && res[i].has_crc && res[i].len &&
-			    (res[i].len > ios[i].item.len ||
-			     em_crc32c(0, ios[i].data, res[i].len) != res[i].crc))
-				res[i].status = -EM_ECHECKSUM;
+			em_cs_read_result_check(&res[i], ios[i].data, ios[i].item.len);
 		free(resp);
 	}
 	for (uint32_t i = 0; tmp && i < n; i++)

@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "block/service/proto.h"
+#include "ember/errors.h"
+#include "net/core/crc32c.h"
 
 /* Largest encoded item/result/record; anything longer is malformed. */
 #define ITEM_MAX 128
@@ -419,4 +421,11 @@ int em_cs_id_parse(const char *s, struct em_chunk_id *out)
 	for (int i = 0; i < 8; i++)
 		out->b[8 + i] = (uint8_t)(v >> (56 - 8 * i));
 	return 0;
+}
+
+void em_cs_read_result_check(struct em_cs_result *r, const void *data, uint32_t asked)
+{
+	if (r->status == 0 && r->len &&
+	    (r->len > asked || (r->has_crc && em_crc32c(0, data, r->len) != r->crc)))
+		r->status = -EM_ECHECKSUM;
 }

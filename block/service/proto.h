@@ -124,6 +124,10 @@ int em_cs_dec_items(const void *p, size_t len, uint16_t method, struct em_cs_ite
 int em_cs_dec_results(const void *p, size_t len, uint16_t method, struct em_cs_result *out,
 		      uint32_t max, uint32_t *n);
 int em_cs_dec_list_req(const void *p, size_t len, struct em_cs_list_req *out);
+/* A READ result against the bytes that landed in data (asked: the item's
+ * len): bytes that arrived unlike they left (a NIC, a bounce buffer, memory)
+ * or more than asked turn r->status into -EM_ECHECKSUM, like a bad block. */
+void em_cs_read_result_check(struct em_cs_result *r, const void *data, uint32_t asked);
 int em_cs_dec_metas(const void *p, size_t len, struct em_chunk_meta *out, uint32_t max,
 		    uint32_t *n);
 int em_cs_dec_stats(const void *p, size_t len, struct em_cs_target_stats *out, uint32_t max,

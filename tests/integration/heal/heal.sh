@@ -11,7 +11,10 @@
 #   - a chunk nobody reads: `ember scrub start` finds and heals it;
 #   - every replica of a chunk: readers get EIO (never wrong bytes), `ember
 #     fsck --data` names the chunk on each replica, `ember scrub status`
-#     counts it unrepairable.
+#     counts it unrepairable;
+#   - a chunk whose head and its successor committed other bytes at the same
+#     version (through the chunk service, bypassing the chain): the head's
+#     scrub reports it divergent.
 # Needs root and /dev/fuse (else skipped).
 set -u
 SRC=$1 BUILD=$2 FLIP=$3
@@ -35,7 +38,7 @@ up() {
 
 write_files() {
 	local f
-	for f in big cold lost; do
+	for f in big cold lost div; do
 		head -c $((3 * MIB)) /dev/urandom > "$T/$f" && cp "$T/$f" "$M/$f" || return 1
 	done
 	sync
@@ -150,13 +153,35 @@ unrepairable() {
 	[ $? = 1 ] || { cat "$T/status.out"; echo "scrub status exits 0"; return 1; }
 }
 
+divergence() {
+	local chain head succ v i
+	chain=$("$E" targets --mgmtd "$MGMTD" --secret-file "$SECRET" --json | jq -r ".targets[] | select(.id == $DIV_HOLDER) | .chain")
+	read -r head succ < <("$E" chains --mgmtd "$MGMTD" --secret-file "$SECRET" --json |
+		jq -r ".chains[] | select(.id == $chain) | [.targets[0].id, .targets[1].id] | @tsv")
+	v=$(chunk stat --addr "$(addr_of "$head")" --target "$head" "$DIV" --json | jq -r .commit_ver)
+	[ -n "$head" ] && [ -n "$succ" ] && [ -n "$v" ] || { echo "chain $chain: '$head' '$succ' '$v'"; return 1; }
+	echo "head's" | chunk put --addr "$(addr_of "$head")" --target "$head" "$DIV" --version $((v + 1)) &&
+		echo "successor's" | chunk put --addr "$(addr_of "$succ")" --target "$succ" "$DIV" \
+			--version $((v + 1)) || return 1
+	"$E" scrub start --dir "$D" --target "$head" || return 1
+	for i in $(seq 60); do
+		[ "$(metric "$head" ember_scrub_divergent_total)" -ge 1 ] && break
+		sleep 0.5
+	done
+	"$E" scrub status --dir "$D" --target "$head"
+	"$E" scrub status --dir "$D" --target "$head" --json |
+		jq -e '.targets[0].divergent >= 1' > /dev/null
+}
+
 check "cluster up, mounted" up
 [ "$failed" = 0 ] || exit 1
-check "three 3 MiB files written through the mount" write_files
+check "four 3 MiB files written through the mount" write_files
 SECRET=$(sed -n 's/^EMBER_SECRET_FILE=//p' "$D/ember.env")
+MGMTD=$(sed -n 's/^EMBER_MGMTD=//p' "$D/ember.env")
 BIG=$(chunk0 "$M/big") COLD=$(chunk0 "$M/cold") LOST=$(chunk0 "$M/lost")
 V=$(holders "$BIG" | head -1) W=$(holders "$COLD" | tail -1)
 LOST_HOLDERS=$(holders "$LOST" | tr '\n' ' ')
+DIV=$(chunk0 "$M/div") DIV_HOLDER=$(holders "$(chunk0 "$M/div")" | head -1)
 check "every chunk on three replicas" \
 	test -n "$V" -a -n "$W" -a "$(echo $LOST_HOLDERS | wc -w)" = 3
 check "one bad replica: reads stay right, it is repaired, metrics count one repair" one_replica
@@ -165,4 +190,5 @@ check "scrub finds and heals a bad chunk nobody reads" scrub_heals
 check "bad on every replica: EIO, never its bytes" every_replica
 check "fsck --data names the chunk on each replica" fsck_names
 check "the replicas count it unrepairable; scrub status exits 1" unrepairable
+check "scrub reports a chunk divergent between the head and its successor" divergence
 tap_done
