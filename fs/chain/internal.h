@@ -122,6 +122,11 @@ void ch_resync_check(struct ch_target *t);
 /* A read of t's copy of id found a bad block: count it, and queue the chunk
  * for healing from another replica (repair.c). */
 void ch_repair_count_error(struct ch_target *t);
+/* A counter of the default registry labelled target (and result, unless
+ * NULL); NULL when the registry is full. */
+struct em_metric;
+struct em_metric *ch_metric_counter(const char *name, const char *help, uint32_t target,
+				    const char *result);
 void ch_repair_queue(struct ch_target *t, const struct em_chunk_id *id);
 bool ch_repair_idle(const struct ch_target *t);
 /* After the engines closed: frees a repair left waiting. */

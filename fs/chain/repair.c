@@ -37,8 +37,8 @@ static void id_hex(const struct em_chunk_id *id, char out[33])
 		snprintf(out + 2 * i, 3, "%02x", id->b[i]);
 }
 
-static struct em_metric *series(const char *name, const char *help, uint32_t target,
-				const char *result)
+struct em_metric *ch_metric_counter(const char *name, const char *help, uint32_t target,
+				    const char *result)
 {
 	static const char *const labels[] = { "target", "result" };
 	char tgt[16];
@@ -54,7 +54,7 @@ static struct em_metric *series(const char *name, const char *help, uint32_t tar
 
 static void count(struct ch_target *t, const char *result)
 {
-	struct em_metric *m = series("ember_chunk_repairs_total",
+	struct em_metric *m = ch_metric_counter("ember_chunk_repairs_total",
 				     "chunks with a bad block healed from another replica, or not",
 				     t->id, result);
 	if (m)
@@ -64,7 +64,7 @@ static void count(struct ch_target *t, const char *result)
 void ch_repair_count_error(struct ch_target *t)
 {
 	t->checksum_errors++;
-	struct em_metric *m = series("ember_chunk_checksum_errors_total",
+	struct em_metric *m = ch_metric_counter("ember_chunk_checksum_errors_total",
 				     "chunk reads that found a block failing its CRC32C", t->id, NULL);
 	if (m)
 		em_counter_add(m, 1);

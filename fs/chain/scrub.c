@@ -51,20 +51,6 @@ static uint64_t wall_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static struct em_metric *counter(const char *name, const char *help, uint32_t target)
-{
-	static const char *const labels[] = { "target" };
-	char tgt[16];
-	snprintf(tgt, sizeof(tgt), "%u", target);
-	const char *values[] = { tgt };
-	struct em_metric_family *f;
-	struct em_metric *m = NULL;
-	if (em_metrics_family(em_metrics_default(), EM_METRIC_COUNTER, name, help, labels, 1,
-			      &f) == 0)
-		em_metric_get(f, values, &m);
-	return m;
-}
-
 static void step(struct ch_scrub *sc);
 
 static void pass_end(struct ch_scrub *sc, const char *why)
@@ -283,11 +269,13 @@ int ch_scrub_init(struct ch_target *t)
 	sc->t = t;
 	sc->st.target = t->id;
 	sc->next_pass_ms = em_now_ms() + t->s->scrub_interval_ms;
-	sc->m_bytes = counter("ember_scrub_bytes_total", "chunk bytes read and verified by the "
-			      "scrubber", t->id);
-	sc->m_chunks = counter("ember_scrub_chunks_total", "chunks read by the scrubber", t->id);
-	sc->m_divergent = counter("ember_scrub_divergent_total", "chunks whose committed copy "
-				  "differs from the successor's at the same version", t->id);
+	sc->m_bytes = ch_metric_counter("ember_scrub_bytes_total",
+					"chunk bytes read and verified by the scrubber", t->id, NULL);
+	sc->m_chunks = ch_metric_counter("ember_scrub_chunks_total", "chunks read by the scrubber",
+					 t->id, NULL);
+	sc->m_divergent = ch_metric_counter("ember_scrub_divergent_total",
+					    "chunks whose committed copy differs from the "
+					    "successor's at the same version", t->id, NULL);
 	t->scrub = sc;
 	return 0;
 }
