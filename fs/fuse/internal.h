@@ -21,7 +21,8 @@ static inline struct em_fuse *em_fuse_of(fuse_req_t req)
 }
 
 /* The caller's uid, gid and supplementary groups: the metadata service
- * checks permissions with them (and the kernel too, default_permissions). */
+ * checks permissions with them (and the kernel too, with default_permissions,
+ * the default). */
 void em_fuse_cred(fuse_req_t req, struct em_meta_cred *cr);
 void em_fuse_stat(const struct em_meta_attr *a, struct stat *st);
 /* Replies with an entry, or with rc's error when rc < 0. */

@@ -21,6 +21,7 @@ struct options {
 	char *mgmtd, *meta, *secret_file;
 	double entry_timeout, attr_timeout;
 	int direct_io;
+	int no_default_permissions;
 	unsigned io_threads, io_timeout_ms;
 	int help;
 	char *pos[2];   /* [SOURCE] MOUNTPOINT */
@@ -36,6 +37,7 @@ static const struct fuse_opt opt_spec[] = {
 	OPT("entry_timeout=%lf", entry_timeout, 0),
 	OPT("attr_timeout=%lf", attr_timeout, 0),
 	OPT("direct_io", direct_io, 1),
+	OPT("no_default_permissions", no_default_permissions, 1),
 	OPT("io_threads=%u", io_threads, 0),
 	OPT("io_timeout=%u", io_timeout_ms, 0),
 	OPT("-h", help, 1),
@@ -72,6 +74,8 @@ static void usage(const char *prog)
 	       "  -o entry_timeout=S     kernel cache of names, seconds (default 1)\n"
 	       "  -o attr_timeout=S      kernel cache of attributes, seconds (default 1)\n"
 	       "  -o direct_io           bypass the page cache\n"
+	       "  -o no_default_permissions  the kernel leaves mode bits to the metadata service\n"
+	       "                         (testing its checks; access(2) then always succeeds)\n"
 	       "  -o io_threads=N        chunk pieces in flight (default 8)\n"
 	       "  -o io_timeout=MS       give up on a chunk after MS of retries (default 60000)\n"
 	       "\nlibfuse options:\n", prog);
@@ -224,8 +228,12 @@ int em_fuse_main(int argc, char **argv)
 	if (!o.secret_file)
 		o.secret_file = strdup(env_or("EMBER_SECRET_FILE", "/etc/ember/secret"));
 	/* A shared file system: every user reaches it, and the kernel checks
-	 * permission bits before the metadata service checks them again. */
-	int rc = fuse_opt_add_arg(&args, "-odefault_permissions,fsname=ember,subtype=ember");
+	 * permission bits before the metadata service checks them again
+	 * (unless told not to: the FUSE permission test then reaches the
+	 * service's checks with nothing in front of them). */
+	int rc = fuse_opt_add_arg(&args, o.no_default_permissions
+					 ? "-ofsname=ember,subtype=ember"
+					 : "-odefault_permissions,fsname=ember,subtype=ember");
 	if (rc == 0 && getuid() == 0)
 		rc = fuse_opt_add_arg(&args, "-oallow_other");
 	if (rc == 0)

@@ -6,7 +6,8 @@
  *
  * read spreads reads over the chain's serving replicas (the client's
  * default), read-head sends every read to the head; both first write the
- * chunks they read (untimed). Prints "chain_bench: MODE MIB_PER_S". */
+ * chunks they read (untimed). Prints "chain_bench: MODE MIB_PER_S"; any
+ * failed or short call prints nothing but the error and exits 1. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -80,6 +81,8 @@ static void *run(void *arg)
 			      : em_chain_write(c, chain, &id, off, buf, BLOCK, NULL);
 		if (rc < 0)
 			w->rc = rc;
+		else if (mode && rc != (int)BLOCK)
+			w->rc = -EIO; /* a short read of a block written whole */
 		else
 			w->bytes += BLOCK;
 	}
@@ -111,7 +114,11 @@ int main(int argc, char **argv)
 	pthread_barrier_init(&ready, NULL, threads + 1);
 	for (unsigned i = 0; i < threads; i++) {
 		w[i] = (struct worker){ .idx = i };
-		pthread_create(&w[i].th, NULL, run, &w[i]);
+		if (pthread_create(&w[i].th, NULL, run, &w[i]) != 0) {
+			/* The barrier would wait for it forever. */
+			fprintf(stderr, "chain_bench: cannot start thread %u\n", i);
+			return 1;
+		}
 	}
 	pthread_barrier_wait(&ready);
 	uint64_t start = em_now_ms();

@@ -28,7 +28,8 @@
  *
  * Prints "fs_bench: OP VALUE" lines (MiB/s for seqwrite/seqread, IOPS for
  * randread, ops/s for create/stat/unlink); exits non-zero only when the
- * measurement could not be taken.
+ * measurement could not be taken. A phase with a failed call prints no
+ * line (a failed call would make it look fast) and makes the exit status 1.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -261,7 +262,7 @@ static const char *const em_meta_op_name[EM_OP_COUNT] = { "create", "stat", "unl
 struct em_meta_job {
 	pthread_t th;
 	const char *dir;
-	int id, files, errors;
+	int id, files, errors, first_errno; /* this phase's */
 	enum em_meta_op op;
 };
 
@@ -281,7 +282,8 @@ static void *em_meta_run(void *arg)
 		} else {
 			rc = unlink(path);
 		}
-		j->errors += rc != 0;
+		if (rc != 0 && j->errors++ == 0)
+			j->first_errno = errno;
 	}
 	return NULL;
 }
@@ -296,27 +298,44 @@ static int em_run_meta(const char *dir, int files, int threads)
 			return em_fail("mkdir", path, -errno);
 		jobs[i] = (struct em_meta_job){ .dir = dir, .id = i, .files = files };
 	}
-	int errors = 0;
+	int failed_phases = 0;
 	for (int op = 0; op < EM_OP_COUNT; op++) {
+		int started = 0, errors = 0, first = 0;
 		double t0 = em_now_s();
 		for (int i = 0; i < threads; i++) {
 			jobs[i].op = (enum em_meta_op)op;
-			pthread_create(&jobs[i].th, NULL, em_meta_run, &jobs[i]);
+			jobs[i].errors = jobs[i].first_errno = 0;
+			if (pthread_create(&jobs[i].th, NULL, em_meta_run, &jobs[i]) != 0)
+				break;
+			started++;
 		}
-		for (int i = 0; i < threads; i++)
+		for (int i = 0; i < started; i++)
 			pthread_join(jobs[i].th, NULL);
-		printf("fs_bench: %s %.0f\n", em_meta_op_name[op],
-		       (double)threads * files / (em_now_s() - t0));
+		double secs = em_now_s() - t0;
+		for (int i = 0; i < started; i++) {
+			errors += jobs[i].errors;
+			if (!first)
+				first = jobs[i].first_errno;
+		}
+		/* A failed call would make its phase look fast: no figure. */
+		if (started < threads || errors) {
+			if (started < threads)
+				fprintf(stderr, "fs_bench: %s: cannot start thread %d\n",
+					em_meta_op_name[op], started);
+			if (errors)
+				fprintf(stderr, "fs_bench: %s %s: %d of %d calls failed (first: %s)\n",
+					dir, em_meta_op_name[op], errors, started * files,
+					strerror(first));
+			failed_phases++;
+			continue;
+		}
+		printf("fs_bench: %s %.0f\n", em_meta_op_name[op], (double)threads * files / secs);
 	}
 	for (int i = 0; i < threads; i++) {
-		errors += jobs[i].errors;
 		snprintf(path, sizeof(path), "%s/t%d", dir, i);
 		rmdir(path);
 	}
-	/* A failed call would make its phase look fast: say so. */
-	if (errors)
-		fprintf(stderr, "fs_bench: %s: %d metadata calls failed\n", dir, errors);
-	return errors ? 1 : 0;
+	return failed_phases ? 1 : 0;
 }
 
 int main(int argc, char **argv)

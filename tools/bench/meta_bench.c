@@ -11,7 +11,11 @@
  * rename(2) and unlink(2) in REF_DIR (tmpfs or ext4: the kernel's own
  * metadata speed, no network, no transactions). Prints RESULT lines named
  * meta_LABEL_<op> (DESIGN.md §7); exits 0 even when a goal is missed.
+ * A failed call would make its phase look fast: an operation with any
+ * failed call, on either side, gets no RESULT line, the first error of
+ * each side is printed, and the exit status is 1.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -37,7 +41,9 @@ static const char *const op_name[OP_COUNT] = { "create", "stat", "rename", "unli
 struct job {
 	struct em_meta_client *c; /* NULL: the local reference */
 	const char *ref_dir;
-	int id, files, errors;
+	int id, files;
+	int errors[OP_COUNT];
+	int first_error[OP_COUNT]; /* each op's first failure: -errno or an EM_ code */
 	uint64_t dir;
 	enum op op;
 };
@@ -67,6 +73,7 @@ static int ember_op(struct job *j, const char *name, const char *renamed)
 	}
 }
 
+/* 0 or -errno. */
 static int ref_op(struct job *j, const char *name, const char *renamed)
 {
 	char path[512], to[512];
@@ -76,14 +83,14 @@ static int ref_op(struct job *j, const char *name, const char *renamed)
 	switch (j->op) {
 	case OP_CREATE: {
 		int fd = open(path, O_RDONLY | O_CREAT | O_EXCL, 0644);
-		return fd < 0 ? -1 : close(fd);
+		return fd < 0 || close(fd) ? -errno : 0;
 	}
 	case OP_STAT:
-		return stat(path, &st);
+		return stat(path, &st) ? -errno : 0;
 	case OP_RENAME:
-		return rename(path, to);
+		return rename(path, to) ? -errno : 0;
 	default:
-		return unlink(to);
+		return unlink(to) ? -errno : 0;
 	}
 }
 
@@ -94,23 +101,48 @@ static void *run(void *arg)
 	for (int i = 0; i < j->files; i++) {
 		snprintf(name, sizeof(name), "f%d", i);
 		snprintf(renamed, sizeof(renamed), "r%d", i);
-		j->errors += (j->c ? ember_op(j, name, renamed) : ref_op(j, name, renamed)) != 0;
+		int rc = j->c ? ember_op(j, name, renamed) : ref_op(j, name, renamed);
+		if (rc != 0 && j->errors[j->op]++ == 0)
+			j->first_error[j->op] = rc < 0 ? rc : -EIO;
 	}
 	return NULL;
 }
 
-/* Runs one phase on every thread; returns operations per second. */
+/* Runs one phase on every thread; returns operations per second, or -1
+ * when a thread could not start (the phase counts as failed). */
 static double phase(struct job *jobs, int n, enum op op)
 {
 	pthread_t th[MAX_THREADS];
+	int started = 0;
 	double t0 = now_s();
 	for (int i = 0; i < n; i++) {
 		jobs[i].op = op;
-		pthread_create(&th[i], NULL, run, &jobs[i]);
+		if (pthread_create(&th[i], NULL, run, &jobs[i]) != 0)
+			break;
+		started++;
 	}
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < started; i++)
 		pthread_join(th[i], NULL);
+	if (started < n) {
+		fprintf(stderr, "meta_bench: cannot start thread %d\n", started);
+		return -1;
+	}
 	return (double)n * jobs[0].files / (now_s() - t0);
+}
+
+/* Failed calls of op on one side; prints the first error once. */
+static int failures(const struct job *jobs, int n, enum op op, const char *side)
+{
+	int errors = 0, first = 0;
+	for (int i = 0; i < n; i++) {
+		errors += jobs[i].errors[op];
+		if (jobs[i].errors[op] && !first)
+			first = jobs[i].first_error[op];
+	}
+	if (errors)
+		fprintf(stderr, "meta_bench: %s %s: %d of %d calls failed (first: %s)\n", side,
+			op_name[op], errors, n * jobs[0].files, em_strerror(first));
+	return errors;
 }
 
 /* Per-thread directories, so the threads measure throughput rather than
@@ -164,13 +196,23 @@ int main(int argc, char **argv)
 		e[op] = phase(ej, threads, op);
 	for (int op = 0; op < OP_COUNT; op++)
 		r[op] = phase(rj, threads, op);
-	int errors = 0;
-	for (int i = 0; i < threads; i++)
-		errors += ej[i].errors + rj[i].errors;
 	em_meta_disconnect(c);
+	int errors = 0, failed_ops = 0;
+	int bad[OP_COUNT];
+	for (int op = 0; op < OP_COUNT; op++) {
+		int nerr = failures(ej, threads, op, "ember") + failures(rj, threads, op, "reference");
+		bad[op] = nerr > 0 || e[op] <= 0 || r[op] <= 0;
+		errors += nerr;
+		failed_ops += bad[op];
+	}
 	printf("# %s: %d threads x %d files; %d errors\n", argv[4], threads, files, errors);
-	for (int op = 0; op < OP_COUNT; op++)
+	for (int op = 0; op < OP_COUNT; op++) {
+		if (bad[op]) {
+			printf("# meta_%s_%s: not measured, its calls failed\n", argv[4], op_name[op]);
+			continue;
+		}
 		printf("RESULT meta_%s_%s ember=%.0f ref=%.0f unit=ops/s ratio=%.3f goal=0.05\n",
 		       argv[4], op_name[op], e[op], r[op], e[op] / r[op]);
-	return 0;
+	}
+	return failed_ops ? 1 : 0;
 }

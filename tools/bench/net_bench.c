@@ -250,7 +250,13 @@ static int bulk_main(const char *url, bool write, size_t size, int depth, double
 		em_reactor_run_once(bc.r, 100);
 	if (bc.err)
 		die(write ? "em_conn_write" : "em_conn_read", bc.err);
+	/* Closed under operations in flight, or nothing done after the
+	 * warm-up: no figure to give. */
+	if (bc.inflight > 0)
+		die("connection closed with operations in flight", -ECONNRESET);
 	double secs = (double)(bc.t_last - bc.t_warm) / 1e9;
+	if (bc.bytes == 0 || secs <= 0)
+		die("no operation completed after the warm-up", -ETIMEDOUT);
 	printf("BENCH %s size=%zu depth=%d bytes=%llu seconds=%.3f MiBps=%.1f MBps=%.1f\n",
 	       write ? "write" : "read", size, depth, bc.bytes, secs, bc.bytes / secs / 1048576.0,
 	       bc.bytes / secs / 1e6);

@@ -6,6 +6,8 @@
 # QD8, first against ember-target's NVMe-oF target serving /dev/ng0n1 (io_uring passthrough),
 # then against the kernel's nvmet-rdma serving the same drive (/dev/nvme0n1).
 # Ends with RESULT lines (DESIGN.md §7); exits 0 even when a goal is missed.
+# A metric with a side that could not be measured (connect or fio failed)
+# gets no RESULT line, and the exit status is then 1.
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -73,10 +75,10 @@ INI
 "$BIN" -c "$work/t.ini" >"$work/target.log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do grep -q 'ember-target: ready' "$work/target.log" && break; sleep 0.2; done
-iops_e=0 bw_e=0
+iops_e= bw_e=
 measure "$ENQN" 4420 e || tail "$work/target.log"
 kill -TERM "$pid"; wait "$pid"
-say "ember: randread 4k QD32 ${iops_e} IOPS, read 128k QD8 ${bw_e} MiB/s"
+say "ember: randread 4k QD32 ${iops_e:-failed} IOPS, read 128k QD8 ${bw_e:-failed} MiB/s"
 
 # --- kernel nvmet-rdma on the same drive ---------------------------------------
 C=/sys/kernel/config/nvmet
@@ -89,12 +91,22 @@ mkdir "$C/ports/1"
 echo rdma >"$C/ports/1/addr_trtype"; echo ipv4 >"$C/ports/1/addr_adrfam"
 echo "$ADDR" >"$C/ports/1/addr_traddr"; echo 4421 >"$C/ports/1/addr_trsvcid"
 ln -s "$C/subsystems/$KNQN" "$C/ports/1/subsystems/$KNQN"
-iops_k=0 bw_k=0
+iops_k= bw_k=
 measure "$KNQN" 4421 k
 rm "$C/ports/1/subsystems/$KNQN"; rmdir "$C/ports/1" "$C/subsystems/$KNQN/namespaces/1" "$C/subsystems/$KNQN"
-say "nvmet: randread 4k QD32 ${iops_k} IOPS, read 128k QD8 ${bw_k} MiB/s"
+say "nvmet: randread 4k QD32 ${iops_k:-failed} IOPS, read 128k QD8 ${bw_k:-failed} MiB/s"
 
 ratio() { python3 -c 'import sys; e,r=float(sys.argv[1]),float(sys.argv[2]); print(f"{e/r:.2f}" if r else "0")' "$1" "$2"; }
-echo "RESULT nvmf_randread_iops ember=$iops_e ref=$iops_k unit=IOPS ratio=$(ratio "$iops_e" "$iops_k") goal=1.0"
-echo "RESULT nvmf_seqread_bw ember=$bw_e ref=$bw_k unit=MiB/s ratio=$(ratio "$bw_e" "$bw_k") goal=1.0"
-exit 0
+status=0
+result() { # metric ember ref unit; a side without a figure: no RESULT, status 1
+	local num='^[0-9]+(\.[0-9]+)?$'
+	if ! [[ $2 =~ $num && $3 =~ $num ]]; then
+		say "$1: not measured (ember '$2', ref '$3')"
+		status=1
+		return
+	fi
+	echo "RESULT $1 ember=$2 ref=$3 unit=$4 ratio=$(ratio "$2" "$3") goal=1.0"
+}
+result nvmf_randread_iops "$iops_e" "$iops_k" IOPS
+result nvmf_seqread_bw "$bw_e" "$bw_k" MiB/s
+exit $status

@@ -7,9 +7,25 @@
  * records what was acknowledged. Each round a child kills one daemon with
  * SIGKILL while the writer runs (head, middle and tail in turn); the writer
  * carries on through the routing change; the daemon restarts, waits to be
- * offlined, resyncs and serves again. At the end every replica is read
- * directly through its chunk service: each acknowledged byte is there,
- * and the three copies of each chunk are identical. Chain truncates and
+ * offlined, resyncs and serves again. A round that cannot run (no chain
+ * from mgmtd, a daemon that died before the kill) fails. At the end every
+ * replica is read directly through its chunk service: each acknowledged
+ * byte is there, bytes never written read as zeros, and the three copies of
+ * each chunk are identical.
+ *
+ * A write may fail only during a kill (from the kill until the chain serves
+ * on three targets again), and only by returning an error: each such write
+ * is reported and counted, and each of its bytes must read back as either
+ * what it was before or what the write wrote (the three copies identical,
+ * so every replica took the same outcome); later writes avoid those bytes
+ * so that the check has them to look at. A failure outside a kill fails
+ * the test.
+ *
+ * EMBER_CHAIN_KILLS=N runs N kill rounds (default 3) and
+ * EMBER_CHAIN_KILL_MS=MS writes MS milliseconds through each kill (default
+ * 3000); raise meson's timeout to match (meson test --timeout-multiplier).
+ *
+ * Chain truncates and
  * removes reach every replica. Stale chain versions and writes to a
  * non-head target are refused with their codes.
  *
@@ -41,8 +57,11 @@
 
 #define NCHUNK 4
 #define CHUNK (256u << 10)
-#define ROUNDS 3
+#define ROUNDS 3		/* kill rounds; EMBER_CHAIN_KILLS overrides */
+#define KILL_WRITE_MS 3000	/* writing through each kill; EMBER_CHAIN_KILL_MS */
+#define KILL_DELAY_MS 300	/* from the round's start to the kill */
 #define LEASE_MS 1500
+#define MAXALT 8		/* failed writes over one byte that the check can follow */
 
 const char secret[] = "chain integration secret";
 char dir[64], mgmtd_url[128];
@@ -166,8 +185,28 @@ bool all_serving(void)
 /* ---- the writer ------------------------------------------------------------ */
 
 static struct em_chain_client *cl;
+/* model: each byte as the last acknowledged write left it (0 if none did);
+ * known: an acknowledged write covers it; alt: what the failed writes since
+ * then would have left there, each as likely as model. */
 static uint8_t model[NCHUNK][CHUNK], known[NCHUNK][CHUNK];
-static unsigned acked, failed;
+static uint8_t alt[NCHUNK][CHUNK][MAXALT], nalt[NCHUNK][CHUNK];
+static unsigned acked, failed_in_kill, failed_outside, alt_overflow;
+/* A kill round: from the moment the killer is seen done (it exits right
+ * after its kill(2)) until the chain serves on three targets again, a write
+ * may fail. */
+static bool in_kill, killed;
+static pid_t killer_pid;
+static int killer_status;
+static unsigned acked_at_kill;
+
+static bool kill_done(void)
+{
+	if (in_kill && !killed && waitpid(killer_pid, &killer_status, WNOHANG) == killer_pid) {
+		killed = true;
+		acked_at_kill = acked;
+	}
+	return killed;
+}
 static uint64_t rng = 88172645463325252ull;
 
 static uint64_t rnd(void)
@@ -186,12 +225,29 @@ static struct em_chunk_id chunk_id(unsigned k)
 	return id;
 }
 
+/* Whether [off, off + len) of chunk k holds bytes of a failed write. */
+static bool touches_failed(unsigned k, uint32_t off, uint32_t len)
+{
+	for (uint32_t i = 0; i < len; i++)
+		if (nalt[k][off + i])
+			return true;
+	return false;
+}
+
 static void write_one(void)
 {
 	static uint8_t buf[32768];
-	unsigned k = (unsigned)(rnd() % NCHUNK);
-	uint32_t len = 512 + (uint32_t)(rnd() % (sizeof(buf) - 512));
-	uint32_t off = (uint32_t)(rnd() % (CHUNK - len));
+	unsigned k;
+	uint32_t len, off;
+	/* Steer clear of a failed write's bytes (a few tries), so that they
+	 * are still there for verify() to find old or new. */
+	for (int tries = 0;; tries++) {
+		k = (unsigned)(rnd() % NCHUNK);
+		len = 512 + (uint32_t)(rnd() % (sizeof(buf) - 512));
+		off = (uint32_t)(rnd() % (CHUNK - len));
+		if (tries == 16 || !touches_failed(k, off, len))
+			break;
+	}
 	for (uint32_t i = 0; i < len; i++)
 		buf[i] = (uint8_t)rnd();
 	struct em_chunk_id id = chunk_id(k);
@@ -199,13 +255,37 @@ static void write_one(void)
 	if (rc == 0) {
 		memcpy(&model[k][off], buf, len);
 		memset(&known[k][off], 1, len);
+		memset(&nalt[k][off], 0, len);
 		acked++;
-	} else {
-		/* Maybe applied, maybe not: those bytes prove nothing. */
-		memset(&known[k][off], 0, len);
-		failed++;
-		printf("# write failed: %s\n", em_strerror(rc));
+		return;
 	}
+	/* Maybe applied, maybe not: either outcome is checked later. */
+	bool allowed = in_kill && kill_done();
+	if (allowed)
+		failed_in_kill++;
+	else
+		failed_outside++;
+	printf("# write of chunk %u [%u, +%u) failed %s: %s\n", k, off, len,
+	       allowed ? "during a kill" : "OUTSIDE any kill", em_strerror(rc));
+	for (uint32_t i = 0; i < len; i++) {
+		uint8_t *n = &nalt[k][off + i];
+		if (*n < MAXALT)
+			alt[k][off + i][(*n)++] = buf[i];
+		else
+			alt_overflow++;
+	}
+}
+
+/* Byte b of chunk k may read v: what the last acknowledged write (or
+ * nothing: 0) left, or what a failed write since then wrote. */
+static bool byte_ok(unsigned k, uint32_t b, uint8_t v)
+{
+	if (v == model[k][b])
+		return true;
+	for (unsigned i = 0; i < nalt[k][b]; i++)
+		if (v == alt[k][b][i])
+			return true;
+	return false;
 }
 
 static void write_for(uint64_t ms)
@@ -268,14 +348,19 @@ static void verify(void)
 				bad++;
 				continue;
 			}
+			/* Past the chunk's length got stays 0, as unwritten bytes read. */
 			for (uint32_t b = 0; b < CHUNK; b++)
-				if (known[k][b] && got[b] != model[k][b]) {
+				if (!byte_ok(k, b, got[b])) {
 					bad++;
-					printf("# target %u chunk %u byte %u differs\n", nodes[i].target, k, b);
+					printf("# target %u chunk %u byte %u: %u, want %u%s (%s)\n",
+					       nodes[i].target, k, b, got[b], model[k][b],
+					       nalt[k][b] ? " or a failed write's byte" : "",
+					       known[k][b] ? "acknowledged" : "never acknowledged");
 					break;
 				}
 		}
-		is_int(bad, 0, "every acknowledged byte is on this replica, committed");
+		is_int(bad, 0, "every acknowledged byte is on this replica, committed; unwritten "
+			       "ones zero, failed writes' old or new");
 		em_cs_client_destroy(c);
 	}
 	unsigned same = 0;
@@ -291,7 +376,7 @@ static void verify(void)
 		int n = em_chain_read(cl, chain_id, &id, 0, got, CHUNK);
 		bool good = n >= 0;
 		for (uint32_t b = 0; good && b < CHUNK; b++)
-			good = !known[k][b] || (b < (uint32_t)n && got[b] == model[k][b]);
+			good = byte_ok(k, b, b < (uint32_t)n ? got[b] : 0);
 		rd_ok += good;
 	}
 	is_int(rd_ok, NCHUNK, "reads through the chain client return the acknowledged bytes");
@@ -353,7 +438,7 @@ static void trims(void)
 		bool ok0 = replica_get(i, &id0, &m, got, 1000) == 0 && m.length == 1000 &&
 			   m.commit_ver == ack0.commit_ver && !m.pending_ver;
 		for (uint32_t b = 0; ok0 && b < 1000; b++)
-			ok0 = !known[0][b] || got[b] == model[0][b];
+			ok0 = byte_ok(0, b, got[b]);
 		good += ok0 && replica_get(i, &id1, &m, NULL, 0) == -ENOENT &&
 			replica_get(i, &idn, &m, NULL, 0) == -ENOENT;
 	}
@@ -458,31 +543,82 @@ static bool wait_all_serving(uint64_t ms)
 	return false;
 }
 
-static void round_kill(int r)
+/* A count from the environment: def when unset, 0 when not a number > 0. */
+static unsigned env_count(const char *name, unsigned def)
 {
+	const char *v = getenv(name);
+	if (!v || !*v)
+		return def;
+	char *end;
+	unsigned long n = strtoul(v, &end, 10);
+	if (*end || n == 0 || n > 1000000) {
+		printf("# %s=%s: want a number > 0\n", name, v);
+		return 0;
+	}
+	return (unsigned)n;
+}
+
+static void round_kill(int r, unsigned write_ms)
+{
+	char what[128];
 	struct em_chain c;
-	if (get_chain(&c))
+	int rc = get_chain(&c);
+	/* A round that cannot run fails, rather than pass without a kill. */
+	if (rc || c.n != NNODES) {
+		snprintf(what, sizeof(what), "round %d: the chain from mgmtd, to pick a victim", r);
+		ok(0, what);
+		printf("#   get_chain: %s, %u members\n", rc ? em_strerror(rc) : "ok", rc ? 0 : c.n);
 		return;
+	}
 	/* Head, middle, tail in turn. */
 	uint32_t victim_target = c.m[r % NNODES].target;
 	int v = 0;
-	while (nodes[v].target != victim_target)
+	while (v < NNODES && nodes[v].target != victim_target)
 		v++;
+	if (v == NNODES || waitpid(nodes[v].pid, NULL, WNOHANG) != 0) {
+		snprintf(what, sizeof(what), "round %d: the victim (target %u) is a running daemon",
+			 r, victim_target);
+		ok(0, what);
+		return;
+	}
 	pid_t killer = fork();
 	if (killer == 0) {
-		usleep(300000);
-		kill(nodes[v].pid, SIGKILL);
-		_exit(0);
+		usleep(KILL_DELAY_MS * 1000);
+		_exit(kill(nodes[v].pid, SIGKILL) ? 1 : 0);
 	}
+	if (killer < 0) {
+		snprintf(what, sizeof(what), "round %d: fork the killer", r);
+		ok(0, what);
+		return;
+	}
+	in_kill = true;
+	killed = false;
+	killer_pid = killer;
 	unsigned before = acked;
-	write_for(3000);
-	waitpid(killer, NULL, 0);
-	waitpid(nodes[v].pid, NULL, 0);
-	printf("# round %d: killed node %d (chain position %d); %u writes acknowledged since\n",
-	       r, v + 1, r % NNODES, acked - before);
-	ok(acked > before, "the writer made progress through the kill");
+	uint64_t end = em_now_ms() + write_ms;
+	while (em_now_ms() < end) {
+		kill_done();
+		write_one();
+	}
+	if (!kill_done()) { /* not seen yet: no write came after it */
+		waitpid(killer, &killer_status, 0);
+		killed = true;
+		acked_at_kill = acked;
+	}
+	bool kill_ok = WIFEXITED(killer_status) && WEXITSTATUS(killer_status) == 0;
+	if (!kill_ok) /* the round fails; the daemon goes all the same */
+		kill(nodes[v].pid, SIGKILL);
+	int nst = -1;
+	waitpid(nodes[v].pid, &nst, 0);
+	printf("# round %d: killed node %d (chain position %d); %u writes acknowledged before "
+	       "the kill, %u after\n", r, v + 1, r % NNODES, acked_at_kill - before,
+	       acked - acked_at_kill);
+	snprintf(what, sizeof(what), "round %d: the daemon died by our SIGKILL", r);
+	ok(kill_ok && WIFSIGNALED(nst) && WTERMSIG(nst) == SIGKILL, what);
+	ok(acked > acked_at_kill, "the writer made progress after the kill");
 	is_int(start_node(v, false), 0, "the killed daemon restarts");
 	ok(wait_all_serving(60000), "it resyncs and the chain is back to three serving targets");
+	in_kill = false;
 	write_for(500);
 }
 
@@ -511,13 +647,24 @@ int main(int argc, char **argv)
 	} else if (ok(rc == 0, "mgmtd, three storage daemons, one chain of three")) {
 		ok(wait_all_serving(10000), "the chain serves");
 		write_for(1000);
-		ok(acked > 0 && failed == 0, "writes are acknowledged");
-		for (int r = 0; r < ROUNDS; r++)
-			round_kill(r);
+		ok(acked > 0 && failed_outside == 0, "writes are acknowledged");
+		unsigned rounds = env_count("EMBER_CHAIN_KILLS", ROUNDS);
+		unsigned write_ms = env_count("EMBER_CHAIN_KILL_MS", KILL_WRITE_MS);
+		if (rounds && write_ms >= 2 * KILL_DELAY_MS) {
+			printf("# %u kill rounds, %u ms of writes through each\n", rounds, write_ms);
+			for (unsigned r = 0; r < rounds; r++)
+				round_kill((int)r, write_ms);
+		} else {
+			ok(0, "EMBER_CHAIN_KILLS > 0, EMBER_CHAIN_KILL_MS >= 600");
+		}
 		verify();
 		trims();
 		refusals();
-		printf("# %u writes acknowledged, %u failed\n", acked, failed);
+		printf("# %u writes acknowledged; %u failed during kills (each returned its error; "
+		       "its bytes checked as old or new), %u outside\n", acked, failed_in_kill,
+		       failed_outside);
+		is_int(failed_outside, 0, "no write failed outside a kill");
+		is_int(alt_overflow, 0, "every byte of a failed write could be checked");
 	}
 	em_chain_client_destroy(cl);
 	for (int i = 0; i < NNODES; i++)

@@ -3,7 +3,7 @@
 #   . tests/integration/lib/cluster.sh
 #   cluster_start BUILDDIR WORKDIR [NODES=3] [TARGETS_PER_NODE=2] [REPLICAS=3] [META_INI_EXTRA]
 #   ...  $EM_MGMTD $EM_META $EM_SECRET $EM_CLI are set; chains are serving
-#   cluster_kill_node I        kill -9 storage node I (1-based)
+#   cluster_kill_node I        kill -9 storage node I (1-based); fails unless that killed it
 #   cluster_restart_node I     start it again on the same port
 #   cluster_wait_serving [S]   until every chain member is serving (S seconds, default 60)
 #   cluster_stop               SIGTERM everything, remove nothing (WORKDIR is the caller's)
@@ -107,9 +107,13 @@ cluster_wait_serving() {
 	return 1
 }
 
+# Fails unless the daemon was running and died by this SIGKILL (status 137).
 cluster_kill_node() {
+	local st
 	kill -9 "${CLUSTER_STORAGE_PID[$1]}" 2>/dev/null
 	wait "${CLUSTER_STORAGE_PID[$1]}" 2>/dev/null
+	st=$?
+	[ "$st" = 137 ] || { echo "cluster: storage node $1 ended with status $st, not by SIGKILL" >&2; return 1; }
 }
 
 cluster_restart_node() {
