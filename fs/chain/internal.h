@@ -12,6 +12,9 @@
 #define CH_MAX_TARGETS 64
 #define CH_BUCKETS 256
 #define CH_REPAIR_QUEUE 256
+/* Chunks found unrepairable are not tried again for a while. */
+#define CH_REPAIR_DEAD 16
+#define CH_REPAIR_DEAD_MS 60000
 
 struct ch_waiter {
 	struct ch_waiter *next;
@@ -57,7 +60,9 @@ struct ch_target {
 	struct ch_repair *repair;
 	struct em_chunk_id repair_q[CH_REPAIR_QUEUE];
 	unsigned nrepair_q;
-	uint64_t checksum_errors, repaired, unrepairable, repair_dropped;
+	struct { struct em_chunk_id id; uint64_t ms; } dead[CH_REPAIR_DEAD];
+	unsigned ndead;
+	uint64_t checksum_errors, repaired, unrepairable;
 	struct ch_scrub *scrub;      /* scrub.c */
 };
 

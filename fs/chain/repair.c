@@ -29,6 +29,7 @@ struct ch_repair {
 	struct em_cs_buf *buf;
 	unsigned next;      /* chain member to try next */
 	uint32_t peer;
+	unsigned asked, bad; /* peers that answered, and those whose copy was bad too */
 };
 
 static void id_hex(const struct em_chunk_id *id, char out[33])
@@ -108,6 +109,8 @@ static void on_peer_read(void *arg, int status, const void *p, size_t len)
 	struct ch_repair *rp = arg;
 	struct ch_target *t = rp->t;
 	struct em_chain_read_rsp rr;
+	rp->asked++;
+	rp->bad += status == -EM_ECHECKSUM; /* the peer's engine found a bad block too */
 	if (status == 0)
 		status = em_chain_dec_read_rsp(p, len, &rr);
 	if (status == 0) {
@@ -169,10 +172,24 @@ static void try_peer(struct ch_repair *rp)
 	}
 	char hex[33];
 	id_hex(&rp->id, hex);
+	if (rp->bad < rp->asked) {
+		/* A peer's copy was whole but not our version (or the call
+		 * failed): nothing is known lost; the next reader or scrub
+		 * asks again. */
+		EM_WARN("chain", "target %u: chunk %s (version %u) has a bad block; no peer gave that "
+			"version now, repair postponed", t->id, hex, rp->m.commit_ver);
+		done(rp, "failed");
+		return;
+	}
 	t->unrepairable++;
-	EM_ERR("chain", "target %u: chunk %s (version %u): a block fails its checksum and no "
-	       "other serving replica gave a good copy; readers get EIO for it", t->id, hex,
-	       rp->m.commit_ver);
+	EM_ERR("chain", "target %u: chunk %s (version %u): a block fails its checksum and %s; "
+	       "readers get EIO for it", t->id, hex, rp->m.commit_ver,
+	       rp->asked ? "every other serving replica's copy is bad too"
+			 : "no other replica serves");
+	if (t->ndead == CH_REPAIR_DEAD)
+		memmove(&t->dead[0], &t->dead[1], --t->ndead * sizeof(t->dead[0]));
+	t->dead[t->ndead].id = rp->id;
+	t->dead[t->ndead++].ms = em_now_ms();
 	done(rp, "unrepairable");
 }
 
@@ -180,6 +197,14 @@ static void locked(void *arg)
 {
 	struct ch_repair *rp = arg;
 	struct ch_target *t = rp->t;
+	struct ch_view v;
+	ch_view(t->s, t, &v);
+	/* A target that is not serving is being resynced, which rewrites
+	 * whatever differs; its reads are refused meanwhile. */
+	if (v.state != EM_PUB_SERVING) {
+		done(rp, "skipped");
+		return;
+	}
 	/* A pending version means a write holds the chunk's future: it
 	 * either fails on the bad base or replaces it; the next reader that
 	 * trips over a bad block queues the chunk again. */
@@ -218,11 +243,14 @@ void ch_repair_queue(struct ch_target *t, const struct em_chunk_id *id)
 	for (unsigned i = 0; i < t->nrepair_q; i++)
 		if (!memcmp(t->repair_q[i].b, id->b, sizeof(id->b)))
 			return;
-	if (t->nrepair_q == CH_REPAIR_QUEUE) {
-		/* Full: the chunk is found again by its next reader or scrub. */
-		t->repair_dropped++;
-		return;
-	}
+	/* Lost on every replica a moment ago: readers of it must not make
+	 * every replica read it again, nor fill the log. */
+	for (unsigned i = 0; i < t->ndead; i++)
+		if (!memcmp(t->dead[i].id.b, id->b, sizeof(id->b)) &&
+		    em_now_ms() - t->dead[i].ms < CH_REPAIR_DEAD_MS)
+			return;
+	if (t->nrepair_q == CH_REPAIR_QUEUE)
+		return; /* full: the chunk is found again by its next reader or scrub */
 	t->repair_q[t->nrepair_q++] = *id;
 	start_next(t);
 }
