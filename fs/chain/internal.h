@@ -12,9 +12,11 @@
 #define CH_MAX_TARGETS 64
 #define CH_BUCKETS 256
 #define CH_REPAIR_QUEUE 256
-/* Chunks found unrepairable are not tried again for a while. */
-#define CH_REPAIR_DEAD 16
-#define CH_REPAIR_DEAD_MS 60000
+/* Chunks a repair gave up on are not tried again for a while: a minute
+ * when every replica's copy was bad, 5 s when only no good one was found. */
+#define CH_REPAIR_HELD 16
+#define CH_REPAIR_LOST_MS 60000
+#define CH_REPAIR_RETRY_MS 5000
 
 struct ch_waiter {
 	struct ch_waiter *next;
@@ -60,8 +62,8 @@ struct ch_target {
 	struct ch_repair *repair;
 	struct em_chunk_id repair_q[CH_REPAIR_QUEUE];
 	unsigned nrepair_q;
-	struct { struct em_chunk_id id; uint64_t ms; } dead[CH_REPAIR_DEAD];
-	unsigned ndead;
+	struct { struct em_chunk_id id; uint64_t until_ms; } held[CH_REPAIR_HELD];
+	unsigned nheld;
 	uint64_t checksum_errors, repaired, unrepairable;
 	struct ch_scrub *scrub;      /* scrub.c */
 };

@@ -73,6 +73,16 @@ void ch_repair_count_error(struct ch_target *t)
 
 static void start_next(struct ch_target *t);
 
+/* A chunk no repair should start for until ms from now: its readers must
+ * not make every replica read it again and again, nor fill the log. */
+static void hold(struct ch_target *t, const struct em_chunk_id *id, uint64_t ms)
+{
+	if (t->nheld == CH_REPAIR_HELD)
+		memmove(&t->held[0], &t->held[1], --t->nheld * sizeof(t->held[0]));
+	t->held[t->nheld].id = *id;
+	t->held[t->nheld++].until_ms = em_now_ms() + ms;
+}
+
 static void done(struct ch_repair *rp, const char *result)
 {
 	struct ch_target *t = rp->t;
@@ -178,6 +188,7 @@ static void try_peer(struct ch_repair *rp)
 		 * asks again. */
 		EM_WARN("chain", "target %u: chunk %s (version %u) has a bad block; no peer gave that "
 			"version now, repair postponed", t->id, hex, rp->m.commit_ver);
+		hold(t, &rp->id, CH_REPAIR_RETRY_MS);
 		done(rp, "failed");
 		return;
 	}
@@ -186,10 +197,7 @@ static void try_peer(struct ch_repair *rp)
 	       "readers get EIO for it", t->id, hex, rp->m.commit_ver,
 	       rp->asked ? "every other serving replica's copy is bad too"
 			 : "no other replica serves");
-	if (t->ndead == CH_REPAIR_DEAD)
-		memmove(&t->dead[0], &t->dead[1], --t->ndead * sizeof(t->dead[0]));
-	t->dead[t->ndead].id = rp->id;
-	t->dead[t->ndead++].ms = em_now_ms();
+	hold(t, &rp->id, CH_REPAIR_LOST_MS);
 	done(rp, "unrepairable");
 }
 
@@ -243,11 +251,9 @@ void ch_repair_queue(struct ch_target *t, const struct em_chunk_id *id)
 	for (unsigned i = 0; i < t->nrepair_q; i++)
 		if (!memcmp(t->repair_q[i].b, id->b, sizeof(id->b)))
 			return;
-	/* Lost on every replica a moment ago: readers of it must not make
-	 * every replica read it again, nor fill the log. */
-	for (unsigned i = 0; i < t->ndead; i++)
-		if (!memcmp(t->dead[i].id.b, id->b, sizeof(id->b)) &&
-		    em_now_ms() - t->dead[i].ms < CH_REPAIR_DEAD_MS)
+	for (unsigned i = 0; i < t->nheld; i++)
+		if (!memcmp(t->held[i].id.b, id->b, sizeof(id->b)) &&
+		    em_now_ms() < t->held[i].until_ms)
 			return;
 	if (t->nrepair_q == CH_REPAIR_QUEUE)
 		return; /* full: the chunk is found again by its next reader or scrub */
