@@ -233,20 +233,37 @@ static void report_mismatch(struct em_engine *e, const struct em_chunk_id *id, u
 	e->csum_log_dropped = 0;
 }
 
-int em_engine_verify(struct em_engine *e, struct em_csum_req *req, const struct em_chunk_id *id,
-		     uint64_t loc, uint32_t length, uint32_t tail, const uint8_t *buf,
-		     uint32_t from, uint32_t to)
+/* Where a read copies its bytes: chunk offsets [from, to) to p. */
+struct copy_out {
+	uint8_t *p;
+	uint32_t from, to;
+};
+
+/* Checks blocks [from, to) of a version (length, tail, slot loc) whose bytes
+ * from `from` are in buf: full blocks against the table, the partial last
+ * one against tail. With co, each block's share of co's range is copied
+ * right after its check, while it is in cache, and a bad block is never
+ * copied. 0 or -EM_ECHECKSUM (counted and logged). */
+static int verify_blocks(struct em_engine *e, struct em_csum_req *req,
+			 const struct em_chunk_id *id, uint64_t loc, uint32_t length,
+			 uint32_t tail, const uint8_t *buf, uint32_t from, uint32_t to, bool check,
+			 const struct copy_out *co)
 {
 	uint64_t slot = em_loc_off(loc);
 	for (uint32_t b = from; b < to; b += EM_CSUM_BLOCK) {
 		const uint8_t *p = buf + (b - from);
 		bool full = (uint64_t)b + EM_CSUM_BLOCK <= length;
-		uint32_t want = full ? em_csum_get(req, slot + b) : tail;
-		uint32_t got = em_crc32c(0, p, full ? EM_CSUM_BLOCK : length - b);
-		if (got != want) {
+		uint32_t n = full ? EM_CSUM_BLOCK : length - b;
+		if (check && em_crc32c(0, p, n) != (full ? em_csum_get(req, slot + b) : tail)) {
 			report_mismatch(e, id, b);
 			return -EM_ECHECKSUM;
 		}
+		if (!co)
+			continue;
+		uint32_t lo = b > co->from ? b : co->from;
+		uint32_t hi = b + n < co->to ? b + n : co->to;
+		if (hi > lo)
+			memcpy(co->p + (lo - co->from), p + (lo - b), hi - lo);
 	}
 	return 0;
 }
@@ -371,8 +388,8 @@ static void update_continue(struct em_chunk_op *op)
 	if (p->read_to > p->read_from) {
 		/* A bad base must fail the update: copying it would give
 		 * wrong bytes fresh, matching checksums. */
-		int rc = em_engine_verify(op->e, &op->csum, &op->u.id, p->base_loc, p->base_len,
-					  p->base_tail, op->buf, p->read_from, p->read_to);
+		int rc = verify_blocks(op->e, &op->csum, &op->u.id, p->base_loc, p->base_len,
+				       p->base_tail, op->buf, p->read_from, p->read_to, true, NULL);
 		if (rc < 0) {
 			em_op_finish(op, rc);
 			return;
@@ -674,13 +691,14 @@ static void read_finish(struct read_op *rd)
 {
 	struct em_engine *e = rd->e;
 	int status = rd->status;
+	struct copy_out co = { rd->out, rd->first + rd->skip, rd->first + rd->skip + rd->len };
 	if (status == 0 && e->verify)
-		status = em_engine_verify(e, &rd->csum, &rd->id, rd->loc, rd->length, rd->tail,
-					  rd->bounce, rd->first, rd->vto);
-	if (status == 0) {
+		status = verify_blocks(e, &rd->csum, &rd->id, rd->loc, rd->length, rd->tail,
+				       rd->bounce, rd->first, rd->vto, true, &co);
+	else if (status == 0)
 		memcpy(rd->out, rd->bounce + rd->skip, rd->len);
+	if (status == 0)
 		status = (int)rd->len;
-	}
 	em_csum_put(e, &rd->csum);
 	if (rd->issued)
 		reader_done(e);

@@ -162,8 +162,8 @@ int em_chunk_remove(struct em_engine *e, const struct em_chunk_id *id, em_chunk_
 		    void *arg);
 /* Read [offset, offset+len) of the committed (or pending) version into buf
  * (any alignment). Every 4 KiB block the read touches is checked against its
- * CRC32C; a mismatch fails the read with -EM_ECHECKSUM and buf holds no
- * bytes of the bad block's version. -ENOENT for an unknown chunk or one
+ * CRC32C; a mismatch fails the read with -EM_ECHECKSUM, and no byte of the
+ * bad block is copied to buf (blocks before it may have been). -ENOENT for an unknown chunk or one
  * without that version. */
 int em_chunk_read(struct em_engine *e, const struct em_chunk_id *id, uint32_t offset,
 		  uint32_t len, void *buf, uint32_t flags, em_chunk_read_cb cb, void *arg);

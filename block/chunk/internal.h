@@ -121,12 +121,6 @@ void em_engine_free_loc(struct em_engine *e, uint64_t loc);
 void *em_engine_buf_get(struct em_engine *e, uint64_t len);
 void em_engine_buf_put(struct em_engine *e, void *buf, uint64_t len);
 void em_engine_buf_cache_free(struct em_engine *e);
-/* Check blocks [from, to) of a version (length, tail, slot loc) whose bytes
- * from `from` are in buf: full blocks against the table, the partial last
- * one against tail. 0 or -EM_ECHECKSUM (counted and logged). */
-int em_engine_verify(struct em_engine *e, struct em_csum_req *req, const struct em_chunk_id *id,
-		     uint64_t loc, uint32_t length, uint32_t tail, const uint8_t *buf,
-		     uint32_t from, uint32_t to);
 /* Account a record replayed or applied into the index. */
 int em_engine_apply_rec(struct em_engine *e, const struct em_log_rec *rec);
 

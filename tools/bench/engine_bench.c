@@ -31,6 +31,7 @@ struct bench {
 	struct em_engine *e;
 	uint32_t chunk;        /* bytes per chunk */
 	uint64_t nchunks;      /* chunks written and read */
+	uint32_t passes;       /* times the read phase reads them */
 	uint32_t qd, rand_qd, rand_bs;
 	double runtime;        /* random read seconds */
 	uint8_t *src;          /* write payload */
@@ -133,9 +134,9 @@ static void read_done(void *arg, int status)
 static void read_next(struct slot *s)
 {
 	struct bench *b = s->b;
-	if (b->stop || b->next >= b->nchunks)
+	if (b->stop || b->next >= b->nchunks * b->passes)
 		return;
-	struct em_chunk_id id = em_bench_chunk_id(b->next);
+	struct em_chunk_id id = em_bench_chunk_id(b->next % b->nchunks);
 	b->next++;
 	int rc = em_chunk_read(b->e, &id, 0, b->chunk, b->bufs[s->idx], 0, read_done, s);
 	if (rc < 0) {
@@ -234,6 +235,7 @@ static void usage(void)
 		"  --rand-qd N      random reads in flight (default 32)\n"
 		"  --rand-bs N      random read size (default 4K)\n"
 		"  --runtime S      seconds of random reads (default 10)\n"
+		"  --passes N       the sequential read phase reads the chunks N times (default 1)\n"
 		"  --phases LIST    any of write,read,randread (default all; read phases\n"
 		"                   need write)\n"
 		"  --no-format      open PATH as it is (with chunks from a previous write)\n"
@@ -242,7 +244,7 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-	struct bench b = { .chunk = 1u << 20, .qd = 8, .rand_qd = 32, .rand_bs = 4096,
+	struct bench b = { .chunk = 1u << 20, .qd = 8, .rand_qd = 32, .rand_bs = 4096, .passes = 1,
 			   .runtime = 10, .rng = 0x9e3779b97f4a7c15ull };
 	uint64_t bytes = 1ull << 30;
 	enum em_bdev_kind kind = EM_BDEV_AUTO;
@@ -259,6 +261,7 @@ int main(int argc, char **argv)
 		{ "phases", required_argument, NULL, 'p' },
 		{ "no-format", no_argument, NULL, 'F' },
 		{ "no-verify", no_argument, NULL, 'V' },
+		{ "passes", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -280,11 +283,12 @@ int main(int argc, char **argv)
 		case 'p': phases = optarg; break;
 		case 'F': format = false; break;
 		case 'V': verify = false; break;
+		case 'P': b.passes = (uint32_t)atoi(optarg); break;
 		case 'h': usage(); return 0;
 		default: usage(); return 2;
 		}
 	}
-	if (optind + 1 != argc || !bytes || !b.qd || !b.rand_qd || b.runtime <= 0 ||
+	if (optind + 1 != argc || !bytes || !b.qd || !b.rand_qd || b.runtime <= 0 || !b.passes ||
 	    !b.chunk || b.chunk > EM_CHUNK_MAX_SIZE || !b.rand_bs || b.rand_bs % 4096 ||
 	    b.chunk % b.rand_bs) {
 		usage();
