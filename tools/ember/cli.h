@@ -43,6 +43,28 @@ const char *em_fmt_bytes(uint64_t bytes, char *buf, size_t len);
  * buf[len] or the environment's string, NULL when neither has it. */
 const char *em_cli_setting(const char *dir, const char *key, char *buf, size_t len);
 
+/* Where a command that talks to a running cluster finds it (cmd_up.c), in
+ * this order: --mgmtd / --secret-file as given; $EMBER_MGMTD /
+ * $EMBER_SECRET_FILE; DIR/ember.env, DIR being --dir, else $EMBER_DIR, else
+ * /var/lib/ember (the default `ember up` cluster); then mgmtd on
+ * tcp://127.0.0.1:9100 and /etc/ember/secret. dir, mgmtd and secret may be
+ * NULL. Returns 0, or -ENOENT with a message on stderr naming every place it
+ * looked when no readable secret file was found. */
+struct em_cli_cluster {
+	char mgmtd[1024];   /* comma-separated URLs */
+	char secret[1024];  /* secret file */
+};
+int em_cli_cluster(const char *name, const char *dir, const char *mgmtd, const char *secret,
+		   struct em_cli_cluster *out);
+/* The help lines of --dir, --mgmtd and --secret-file, for usage texts. */
+#define EM_CLI_CLUSTER_HELP                                                                   \
+	"  --dir DIR           cluster started by `ember up --dir DIR`: its settings\n"          \
+	"                      (default $EMBER_DIR, else /var/lib/ember)\n"                      \
+	"  --mgmtd URL         mgmtd instances, comma-separated (default $EMBER_MGMTD,\n"        \
+	"                      DIR's, else tcp://127.0.0.1:9100)\n"                              \
+	"  --secret-file PATH  cluster secret (default $EMBER_SECRET_FILE, DIR's,\n"             \
+	"                      else /etc/ember/secret)\n"
+
 /* mgmtd's EM_MGMT_LIST answer (cmd_cluster.c), for commands that summarise
  * it. mgmtd_list is a comma-separated URL list (modified). Prints failures
  * as "ember NAME: ..."; returns 0 or negative. Free with em_mgmt_list_free. */

@@ -33,12 +33,16 @@ static void usage(FILE *out)
 		"ls    lists a target's chunks in id order.\n\n"
 		"CHUNK         32 hex digits, or a decimal number (stored big-endian in the low 8 bytes)\n"
 		"--addr        tcp://IP:PORT or rdma://IP:PORT of the ember-target\n"
-		"--secret-file the cluster secret (default: $EMBER_SECRET_FILE)\n"
+		"--secret-file the cluster secret (default $EMBER_SECRET_FILE, then the one of\n"
+		"              --dir DIR, $EMBER_DIR or /var/lib/ember as `ember up` wrote it, then\n"
+		"              /etc/ember/secret)\n"
+		"--dir DIR     a cluster from `ember up --dir DIR`: its secret\n"
 		"--json        machine-readable output\n");
 }
 
 struct opts {
 	const char *addr, *secret_file, *out;
+	struct em_cli_cluster cl; /* where secret_file points */
 	uint32_t target;
 	bool has_target, json, no_commit;
 	uint64_t offset, length, version, limit;
@@ -62,16 +66,18 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "offset", required_argument, NULL, 'O' }, { "length", required_argument, NULL, 'l' },
 		{ "version", required_argument, NULL, 'V' }, { "limit", required_argument, NULL, 'n' },
 		{ "no-commit", no_argument, NULL, 'N' },    { "help", no_argument, NULL, 'h' },
+		{ "dir", required_argument, NULL, 'd' },
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t v;
 	int c;
-	o->secret_file = getenv("EMBER_SECRET_FILE");
+	const char *dir = NULL;
 	o->limit = UINT64_MAX;
 	while ((c = getopt_long(argc, argv, "o:h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'a': o->addr = optarg; break;
 		case 's': o->secret_file = optarg; break;
+		case 'd': dir = optarg; break;
 		case 'j': o->json = true; break;
 		case 'N': o->no_commit = true; break;
 		case 'o': o->out = optarg; break;
@@ -107,10 +113,13 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			return EM_EXIT_USAGE;
 		}
 	}
-	if (!o->addr || !o->secret_file) {
-		fprintf(stderr, "ember chunk: %s is required\n", !o->addr ? "--addr" : "--secret-file");
+	if (!o->addr) {
+		fprintf(stderr, "ember chunk: --addr is required\n");
 		return EM_EXIT_USAGE;
 	}
+	if (em_cli_cluster("chunk", dir, NULL, o->secret_file, &o->cl) < 0)
+		return EM_EXIT_FAIL;
+	o->secret_file = o->cl.secret;
 	return 0;
 }
 

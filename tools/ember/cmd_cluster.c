@@ -26,6 +26,7 @@ struct opts {
 	bool json;
 	unsigned replicas, width;
 	uint64_t seed;
+	struct em_cli_cluster cl;  /* where mgmtd and secret_file point into */
 };
 
 struct session {
@@ -47,10 +48,7 @@ static void usage(FILE *f)
 		"offline-target  take a target out of its chain now (it resyncs when back)\n"
 		"create-chains   build the chain table over the registered nodes, R replicas each\n\n"
 		"COMMON:\n"
-		"  --mgmtd URL         an mgmtd instance, repeatable or comma-separated\n"
-		"                      (default $EMBER_MGMTD, else tcp://127.0.0.1:9100)\n"
-		"  --secret-file PATH  cluster secret (default $EMBER_SECRET_FILE, else\n"
-		"                      /etc/ember/secret)\n"
+		EM_CLI_CLUSTER_HELP
 		"  --json              machine-readable output\n");
 }
 
@@ -66,6 +64,7 @@ static void add_mgmtd(struct opts *o, char *list)
 static int parse(int argc, char **argv, struct opts *o, const char **arg)
 {
 	static const struct option lo[] = {
+		{ "dir", required_argument, NULL, 'd' },
 		{ "mgmtd", required_argument, NULL, 'm' },
 		{ "secret-file", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
@@ -76,11 +75,17 @@ static int parse(int argc, char **argv, struct opts *o, const char **arg)
 		{ 0 },
 	};
 	o->name = argv[0];
+	const char *dir = NULL;
+	char mgmtd[1024] = ""; /* every --mgmtd, comma-joined */
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
-		case 'm': add_mgmtd(o, optarg); break;
+		case 'd': dir = optarg; break;
+		case 'm':
+			snprintf(mgmtd + strlen(mgmtd), sizeof(mgmtd) - strlen(mgmtd), "%s%s",
+				 *mgmtd ? "," : "", optarg);
+			break;
 		case 's': o->secret_file = optarg; break;
 		case 'j': o->json = true; break;
 		case 'r': o->replicas = (unsigned)strtoul(optarg, NULL, 10); break;
@@ -95,15 +100,10 @@ static int parse(int argc, char **argv, struct opts *o, const char **arg)
 		fprintf(stderr, "ember %s: unexpected '%s'\n", o->name, argv[optind]);
 		return EM_EXIT_USAGE;
 	}
-	if (!o->n_mgmtd) {
-		static char env[512];
-		snprintf(env, sizeof(env), "%s",
-			 getenv("EMBER_MGMTD") ? getenv("EMBER_MGMTD") : "tcp://127.0.0.1:9100");
-		add_mgmtd(o, env);
-	}
-	if (!o->secret_file)
-		o->secret_file = getenv("EMBER_SECRET_FILE") ? getenv("EMBER_SECRET_FILE")
-							     : "/etc/ember/secret";
+	if (em_cli_cluster(o->name, dir, *mgmtd ? mgmtd : NULL, o->secret_file, &o->cl) < 0)
+		return EM_EXIT_FAIL;
+	add_mgmtd(o, o->cl.mgmtd);
+	o->secret_file = o->cl.secret;
 	return -1;
 }
 

@@ -51,14 +51,9 @@ static void usage(FILE *f)
 		"   replica (it reads as a hole, which is legal). Chunks of deleted files\n"
 		"   still in the GC queue are counted, not reported. Writes, deletes or GC\n"
 		"   during the check can show as problems: re-run on a quiet cluster first.\n\n"
-		"  --dir DIR           cluster started by `ember up --dir DIR`: its settings\n"
-		"                      (default $EMBER_DIR, else /var/lib/ember)\n"
+		EM_CLI_CLUSTER_HELP
 		"  --db STORE          metadata store: an LMDB directory, lmdb:DIR, or a\n"
 		"                      postgresql:// URI (default $EMBER_META_KV, else DIR's)\n"
-		"  --mgmtd URL         mgmtd instances (default $EMBER_MGMTD, DIR's, else\n"
-		"                      tcp://127.0.0.1:9100)\n"
-		"  --secret-file PATH  cluster secret (default $EMBER_SECRET_FILE, DIR's,\n"
-		"                      else /etc/ember/secret)\n"
 		"  --data              also read every committed chunk on every serving\n"
 		"                      replica in full (as much I/O as the data, times the\n"
 		"                      replicas)\n"
@@ -236,7 +231,7 @@ int em_cmd_fsck(int argc, char **argv)
 		fprintf(stderr, "ember fsck: unexpected '%s'\n", argv[optind]);
 		return EM_EXIT_USAGE;
 	}
-	char dbuf[1024], mbuf[1024], sbuf[1024], urls[1024];
+	char dbuf[1024];
 	if (!db)
 		db = em_cli_setting(dir, "EMBER_META_KV", dbuf, sizeof(dbuf));
 	if (!db) {
@@ -244,11 +239,9 @@ int em_cmd_fsck(int argc, char **argv)
 				"of a cluster started by `ember up`\n");
 		return EM_EXIT_USAGE;
 	}
-	if (!mgmtd)
-		mgmtd = em_cli_setting(dir, "EMBER_MGMTD", mbuf, sizeof(mbuf));
-	if (!secret)
-		secret = em_cli_setting(dir, "EMBER_SECRET_FILE", sbuf, sizeof(sbuf));
-	snprintf(urls, sizeof(urls), "%s", mgmtd ? mgmtd : "tcp://127.0.0.1:9100");
+	struct em_cli_cluster cl;
+	if (em_cli_cluster("fsck", dir, mgmtd, secret, &cl) < 0)
+		return EM_EXIT_FAIL;
 
 	struct em_kv *kv;
 	if (em_cli_open_kv("fsck", db, &kv) < 0)
@@ -264,7 +257,7 @@ int em_cmd_fsck(int argc, char **argv)
 	/* Chunks are judged against the store even when the metadata check
 	 * failed to finish: the two parts read the same records, but a store
 	 * that cannot be scanned whole may still answer per-inode reads. */
-	int rc2 = check_chunks(kv, urls, secret ? secret : "/etc/ember/secret", &o, &crep);
+	int rc2 = check_chunks(kv, cl.mgmtd, cl.secret, &o, &crep);
 	em_kv_close(kv);
 	if (o.json)
 		print_json(db, &mrep, &crep, &o);

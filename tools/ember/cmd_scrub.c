@@ -33,12 +33,7 @@ static void usage(FILE *f)
 		"  start               begin a pass now on every target (or --target ID)\n"
 		"  stop                end the running passes\n"
 		"  --target ID         only this target\n"
-		"  --dir DIR           cluster started by `ember up --dir DIR`: its settings\n"
-		"                      (default $EMBER_DIR, else /var/lib/ember)\n"
-		"  --mgmtd URL         mgmtd instances (default $EMBER_MGMTD, DIR's, else\n"
-		"                      tcp://127.0.0.1:9100)\n"
-		"  --secret-file PATH  cluster secret (default $EMBER_SECRET_FILE, DIR's,\n"
-		"                      else /etc/ember/secret)\n"
+		EM_CLI_CLUSTER_HELP
 		"  --json              one JSON object\n\n"
 		"Exits 0 when every node answered and no target has an unrepairable chunk,\n"
 		"1 otherwise, 2 on bad usage.\n");
@@ -155,22 +150,17 @@ int em_cmd_scrub(int argc, char **argv)
 		fprintf(stderr, "ember scrub: unknown '%s' (status, start or stop)\n", op);
 		return EM_EXIT_USAGE;
 	}
-	char mbuf[1024], sbuf[1024], urls[1024];
-	if (!mgmtd)
-		mgmtd = em_cli_setting(dir, "EMBER_MGMTD", mbuf, sizeof(mbuf));
-	if (!secret)
-		secret = em_cli_setting(dir, "EMBER_SECRET_FILE", sbuf, sizeof(sbuf));
-	if (!secret)
-		secret = "/etc/ember/secret";
-	snprintf(urls, sizeof(urls), "%s", mgmtd ? mgmtd : "tcp://127.0.0.1:9100");
+	struct em_cli_cluster cl;
+	if (em_cli_cluster("scrub", dir, mgmtd, secret, &cl) < 0)
+		return EM_EXIT_FAIL;
 	static uint8_t key[MAX_SECRET];
-	int n = em_mgmt_read_secret(secret, key, sizeof(key));
+	int n = em_mgmt_read_secret(cl.secret, key, sizeof(key));
 	if (n < 0) {
-		fprintf(stderr, "ember scrub: secret file %s: %s\n", secret, em_strerror(n));
+		fprintf(stderr, "ember scrub: secret file %s: %s\n", cl.secret, em_strerror(n));
 		return EM_EXIT_FAIL;
 	}
 	struct em_mgmt_list l;
-	if (em_cli_mgmt_list("scrub", urls, secret, &l) < 0)
+	if (em_cli_mgmt_list("scrub", cl.mgmtd, cl.secret, &l) < 0)
 		return EM_EXIT_FAIL;
 	struct em_rpc_opts ro = { .secret = key, .secret_len = (size_t)n };
 	struct em_reactor *r = NULL;
@@ -201,18 +191,18 @@ int em_cmd_scrub(int argc, char **argv)
 		if (!mine)
 			continue;
 		found = true;
-		struct call cl = { 0 };
-		rc = ask(r, rpc, nd->addr, &q, &cl);
+		struct call ans = { 0 };
+		rc = ask(r, rpc, nd->addr, &q, &ans);
 		if (rc) {
 			fprintf(stderr, "ember scrub: node %u at %s: %s\n", nd->id, nd->addr,
 				em_strerror(rc));
 			fail = true;
 			continue;
 		}
-		for (uint32_t k = 0; k < cl.n; k++) {
-			print_stat(&cl.st[k], json, first);
+		for (uint32_t k = 0; k < ans.n; k++) {
+			print_stat(&ans.st[k], json, first);
 			first = false;
-			bad += cl.st[k].unrepairable;
+			bad += ans.st[k].unrepairable;
 		}
 	}
 	if (!found) {

@@ -20,12 +20,7 @@ static void usage(FILE *f)
 		"replica serving), degraded (some replica not serving, data still readable) or\n"
 		"down (no readable replica), and the Ember file systems mounted here.\n"
 		"A node is dead once mgmtd has not heard from it for its heartbeat lease.\n\n"
-		"  --dir DIR           cluster started by `ember up --dir DIR`: its settings\n"
-		"                      (default $EMBER_DIR, else /var/lib/ember)\n"
-		"  --mgmtd URL         mgmtd instances (default $EMBER_MGMTD, DIR's, else\n"
-		"                      tcp://127.0.0.1:9100)\n"
-		"  --secret-file PATH  cluster secret (default $EMBER_SECRET_FILE, DIR's,\n"
-		"                      else /etc/ember/secret)\n"
+		EM_CLI_CLUSTER_HELP
 		"  --json              one JSON object\n\n"
 		"Exits 0 when mgmtd answered, 1 when it could not be reached.\n");
 }
@@ -173,15 +168,11 @@ int em_cmd_status(int argc, char **argv)
 		fprintf(stderr, "ember status: unexpected '%s'\n", argv[optind]);
 		return EM_EXIT_USAGE;
 	}
-	char mbuf[1024], sbuf[1024], mnt[1024];
-	if (!mgmtd)
-		mgmtd = em_cli_setting(dir, "EMBER_MGMTD", mbuf, sizeof(mbuf));
-	if (!secret)
-		secret = em_cli_setting(dir, "EMBER_SECRET_FILE", sbuf, sizeof(sbuf));
-	char urls[1024];
-	snprintf(urls, sizeof(urls), "%s", mgmtd ? mgmtd : "tcp://127.0.0.1:9100");
+	char mnt[1024];
+	struct em_cli_cluster cl;
 	struct em_mgmt_list l;
-	if (em_cli_mgmt_list("status", urls, secret ? secret : "/etc/ember/secret", &l) < 0)
+	if (em_cli_cluster("status", dir, mgmtd, secret, &cl) < 0 ||
+	    em_cli_mgmt_list("status", cl.mgmtd, cl.secret, &l) < 0)
 		return EM_EXIT_FAIL;
 	struct counts n = { 0 };
 	count(&l, &n);

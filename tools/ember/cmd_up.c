@@ -58,16 +58,44 @@ int em_cmd_down(int argc, char **argv)
 	return run_script("down", argc, argv);
 }
 
+static const char *cluster_dir(const char *dir)
+{
+	if (dir)
+		return dir;
+	return getenv("EMBER_DIR") && *getenv("EMBER_DIR") ? getenv("EMBER_DIR")
+							   : "/var/lib/ember";
+}
+
+int em_cli_cluster(const char *name, const char *dir, const char *mgmtd, const char *secret,
+		   struct em_cli_cluster *out)
+{
+	char buf[1024];
+	const char *d = cluster_dir(dir);
+	const char *m = mgmtd ? mgmtd : em_cli_setting(dir, "EMBER_MGMTD", buf, sizeof(buf));
+	snprintf(out->mgmtd, sizeof(out->mgmtd), "%s", m ? m : "tcp://127.0.0.1:9100");
+	const char *s = secret ? secret : em_cli_setting(dir, "EMBER_SECRET_FILE", buf, sizeof(buf));
+	snprintf(out->secret, sizeof(out->secret), "%s", s ? s : "/etc/ember/secret");
+	if (access(out->secret, R_OK) == 0)
+		return 0;
+	int err = errno;
+	if (secret || (getenv("EMBER_SECRET_FILE") && *getenv("EMBER_SECRET_FILE")))
+		fprintf(stderr, "ember %s: secret file %s: %s\n", name, out->secret, strerror(err));
+	else
+		fprintf(stderr, "ember %s: no cluster found: no --secret-file, no $EMBER_SECRET_FILE, "
+			"%s/ember.env %s, and %s: %s. Give --dir DIR of a cluster from `ember up`, "
+			"or --mgmtd URL --secret-file PATH\n", name, d,
+			s ? "names it" : "has no EMBER_SECRET_FILE (or is missing)", out->secret,
+			strerror(err));
+	return -ENOENT;
+}
+
 const char *em_cli_setting(const char *dir, const char *key, char *buf, size_t len)
 {
 	const char *v = getenv(key);
 	if (v && *v)
 		return v;
 	char path[PATH_MAX];
-	if (!dir)
-		dir = getenv("EMBER_DIR") && *getenv("EMBER_DIR") ? getenv("EMBER_DIR")
-								   : "/var/lib/ember";
-	snprintf(path, sizeof(path), "%s/ember.env", dir);
+	snprintf(path, sizeof(path), "%s/ember.env", cluster_dir(dir));
 	FILE *f = fopen(path, "re");
 	if (!f)
 		return NULL;

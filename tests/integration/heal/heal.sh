@@ -168,8 +168,8 @@ unrepairable() {
 
 divergence() {
 	local chain head succ v i
-	chain=$("$E" targets --mgmtd "$MGMTD" --secret-file "$SECRET" --json | jq -r ".targets[] | select(.id == $DIV_HOLDER) | .chain")
-	read -r head succ < <("$E" chains --mgmtd "$MGMTD" --secret-file "$SECRET" --json |
+	chain=$("$E" targets --dir "$D" --json | jq -r ".targets[] | select(.id == $DIV_HOLDER) | .chain")
+	read -r head succ < <("$E" chains --dir "$D" --json |
 		jq -r ".chains[] | select(.id == $chain) | [.targets[0].id, .targets[1].id] | @tsv")
 	v=$(chunk stat --addr "$(addr_of "$head")" --target "$head" "$DIV" --json | jq -r .commit_ver)
 	[ -n "$head" ] && [ -n "$succ" ] && [ -n "$v" ] || { echo "chain $chain: '$head' '$succ' '$v'"; return 1; }
@@ -190,7 +190,6 @@ check "cluster up, mounted" up
 [ "$failed" = 0 ] || exit 1
 check "four 3 MiB files written through the mount" write_files
 SECRET=$(sed -n 's/^EMBER_SECRET_FILE=//p' "$D/ember.env")
-MGMTD=$(sed -n 's/^EMBER_MGMTD=//p' "$D/ember.env")
 BIG=$(chunk0 "$M/big") COLD=$(chunk0 "$M/cold") LOST=$(chunk0 "$M/lost")
 V=$(holders "$BIG" | head -1) W=$(holders "$COLD" | tail -1)
 LOST_HOLDERS=$(holders "$LOST" | tr '\n' ' ')

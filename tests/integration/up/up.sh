@@ -44,6 +44,29 @@ healthy() {
 		echo "$j" | grep -q '"serving":2,"degraded":0,"down":0'
 }
 
+# nodes, targets and chains find the cluster from --dir (or $EMBER_DIR) alone.
+cluster_cli() {
+	"$E" nodes --dir "$D" --json | jq -e '.nodes | length == 3' > /dev/null &&
+		"$E" targets --dir "$D" --json | jq -e '.targets | length == 6' > /dev/null &&
+		"$E" chains --dir "$D" --json | jq -e '.chains | length == 2' > /dev/null &&
+		EMBER_DIR=$D "$E" targets > /dev/null &&
+		"$E" scrub status --dir "$D" > /dev/null
+}
+
+# With no cluster to find, the error says where it looked.
+nowhere() {
+	local out rc
+	out=$(env -u EMBER_MGMTD -u EMBER_SECRET_FILE EMBER_DIR="$T/none" "$E" targets 2>&1)
+	rc=$?
+	echo "$out"
+	[ $rc = 1 ] || return 1
+	if [ -e /etc/ember/secret ]; then # this machine has a cluster of its own there
+		echo "$out" | grep -q "tcp://127.0.0.1:9100"
+	else
+		echo "$out" | grep -q "$T/none/ember.env" && echo "$out" | grep -q "/etc/ember/secret"
+	fi
+}
+
 down_clean() {
 	"$E" down --dir "$D" > /dev/null || return 1
 	! grep -q " $M fuse.ember " /proc/mounts || return 1
@@ -92,6 +115,8 @@ check "README command from a clean state: cluster up, mounted" readme_up
 check "files written through the mount" write_files
 check "files read back" files_there
 check "status: 3 nodes alive, chains serving" healthy
+check "nodes, targets, chains, scrub with --dir or \$EMBER_DIR" cluster_cli
+check "no cluster to find: the error names the places looked at" nowhere
 check "fsck: no problem" "$E" fsck --dir "$D"
 check "bench through the mount" "$E" bench --dir "$D" --size 16M
 check "ember down: unmounted, every daemon stopped" down_clean
