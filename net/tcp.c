@@ -98,7 +98,17 @@ struct tcp_conn {
 struct tcp_listener {
 	struct em_listener base;
 	int fd;
+	/* Out of descriptors (or memory): the listener is not watched until
+	 * the timer, so a full backlog cannot spin the reactor. */
+	struct em_timer *backoff;
+	uint32_t backoff_ms;
+	bool exhausted;       /* since the last accepted connection */
+	uint64_t refused;     /* accepts that failed that way, in all */
 };
+
+/* First pause and longest pause while accept cannot get a descriptor. */
+#define ACCEPT_BACKOFF_MIN_MS 50u
+#define ACCEPT_BACKOFF_MAX_MS 1000u
 
 static const struct em_conn_vt tcp_vt;
 
@@ -617,6 +627,37 @@ int em_tcp_connect(struct em_net *net, const struct em_addr *a, struct em_conn *
 	return 0;
 }
 
+static void on_accept(void *arg, uint32_t events);
+
+static void accept_resume(void *arg)
+{
+	struct tcp_listener *l = arg;
+	l->backoff = NULL;
+	if (em_reactor_mod_fd(l->base.net->r, l->fd, EPOLLIN) == 0)
+		on_accept(l, EPOLLIN);
+}
+
+/* No descriptor (or memory) for the next connection: stop watching the
+ * listener for a while (doubling up to a second), logging once per episode;
+ * the connections wait in the kernel's backlog meanwhile. */
+static void accept_pause(struct tcp_listener *l, int err)
+{
+	struct em_reactor *r = l->base.net->r;
+	l->refused++;
+	if (!l->exhausted)
+		EM_WARN("tcp", "accept: %s: pausing accepts (up to %u ms at a time) until a "
+			"connection can be taken", em_strerror(err), ACCEPT_BACKOFF_MAX_MS);
+	l->exhausted = true;
+	l->backoff_ms = l->backoff_ms ? l->backoff_ms * 2 : ACCEPT_BACKOFF_MIN_MS;
+	if (l->backoff_ms > ACCEPT_BACKOFF_MAX_MS)
+		l->backoff_ms = ACCEPT_BACKOFF_MAX_MS;
+	if (em_reactor_mod_fd(r, l->fd, 0) == 0 &&
+	    em_reactor_timer(r, l->backoff_ms, accept_resume, l, &l->backoff) < 0) {
+		l->backoff = NULL;
+		em_reactor_mod_fd(r, l->fd, EPOLLIN); /* no timer: keep trying */
+	}
+}
+
 static void on_accept(void *arg, uint32_t events)
 {
 	struct tcp_listener *l = arg;
@@ -625,10 +666,24 @@ static void on_accept(void *arg, uint32_t events)
 		socklen_t len = sizeof(ss);
 		int fd = accept4(l->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR)
-				EM_WARN("tcp", "accept: %s", em_strerror(-errno));
+			int err = errno;
+			if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+				accept_pause(l, -err);
+				return;
+			}
+			/* A peer that gave up before we took it: its business. */
+			if (err == ECONNABORTED || err == EPROTO)
+				continue;
+			if (err != EAGAIN && err != EINTR)
+				EM_WARN("tcp", "accept: %s", em_strerror(-err));
 			return;
 		}
+		if (l->exhausted) {
+			EM_INFO("tcp", "accepting again (%llu accepts refused for lack of "
+				"descriptors or memory so far)", (unsigned long long)l->refused);
+			l->exhausted = false;
+		}
+		l->backoff_ms = 0;
 		struct tcp_conn *tc;
 		int rc = conn_new(l->base.net, fd, false, &tc);
 		if (rc) {
@@ -647,6 +702,8 @@ static void on_accept(void *arg, uint32_t events)
 static void tcp_listener_close(struct em_listener *base)
 {
 	struct tcp_listener *l = (struct tcp_listener *)base;
+	if (l->backoff)
+		em_reactor_timer_cancel(base->net->r, l->backoff);
 	em_reactor_del_fd(base->net->r, l->fd);
 	close(l->fd);
 	free(l);
