@@ -20,6 +20,15 @@
 
 enum em_auth_role { EM_AUTH_CLIENT, EM_AUTH_SERVER };
 
+/* A cluster secret must be at least this long. */
+#define EM_AUTH_SECRET_MIN 16
+
+/* Reads a cluster secret file into buf[cap] (a trailing newline is not part
+ * of the secret). Returns its length, or -errno, -EM_ESECRET_MODE when group
+ * or others may read the file (or it is not a regular file), -EM_ESECRET_SHORT
+ * when shorter than EM_AUTH_SECRET_MIN bytes, -EFBIG when longer than cap. */
+int em_auth_read_secret(const char *path, void *buf, size_t cap);
+
 /* Fills a nonce from the kernel's CSPRNG. Returns 0 or a negative errno. */
 int em_auth_nonce(uint8_t out[EM_AUTH_NONCE]);
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "net/auth.h"
 #include "block/nvmf/config.h"
 #include "block/nvmf/nvmf.h"
 #include "block/nvmf/rdma.h"
@@ -87,25 +88,10 @@ const struct em_cfg_option *em_td_config_schema(void)
 
 static int read_secret(const char *path, uint8_t *buf, size_t *len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		int err = -errno;
-		EM_ERR("target", "secret_file %s: %s", path, strerror(errno));
-		return err;
-	}
-	ssize_t n = read(fd, buf, MAX_SECRET);
-	int err = n < 0 ? -errno : 0;
-	close(fd);
+	int n = em_auth_read_secret(path, buf, MAX_SECRET);
 	if (n < 0) {
-		EM_ERR("target", "secret_file %s: %s", path, strerror(-err));
-		return err;
-	}
-	/* A trailing newline from an editor or `echo` is not part of it. */
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-		n--;
-	if (n == 0) {
-		EM_ERR("target", "secret_file %s is empty", path);
-		return -EINVAL;
+		EM_ERR("target", "secret_file %s: %s", path, em_strerror(n));
+		return n;
 	}
 	*len = (size_t)n;
 	return 0;

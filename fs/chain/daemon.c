@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "net/auth.h"
 #include "block/service/server.h"
 #include "ember/errors.h"
 #include "fs/chain/daemon.h"
@@ -23,7 +24,8 @@ static const struct em_cfg_option sd_schema[] = {
 	{ "storage", "advertise", EM_CFG_STRING, "", 0, 0,
 	  "address peers and clients dial; empty: the first listen address with its port" },
 	{ "storage", "mgmtd", EM_CFG_STRING, NULL, 0, 0, "mgmtd URLs, comma-separated" },
-	{ "storage", "secret_file", EM_CFG_STRING, NULL, 0, 0, "file holding the cluster secret" },
+	{ "storage", "secret_file", EM_CFG_STRING, NULL, 0, 0,
+	  "file holding the cluster secret (mode 0600, at least 16 bytes)" },
 	{ "storage", "heartbeat_interval", EM_CFG_DURATION, "1s", 10, 60000,
 	  "how often targets' states are reported; keep well under mgmtd's heartbeat_lease" },
 	{ "storage", "forward_timeout", EM_CFG_DURATION, "30s", 100, 3600000,
@@ -179,7 +181,7 @@ static int setup(struct sd *d, const char *path)
 	}
 	static uint8_t secret[MAX_SECRET];
 	const char *sf = em_config_str(d->cfg, "storage", "secret_file");
-	int n = em_mgmt_read_secret(sf, secret, sizeof(secret));
+	int n = em_auth_read_secret(sf, secret, sizeof(secret));
 	if (n < 0) {
 		EM_ERR("storage", "secret_file %s: %s", sf, em_strerror(n));
 		return n;

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "net/auth.h"
 #include "ember/client.h"
 #include "fs/client/internal.h"
 #include "fs/mgmt/client.h"
@@ -74,7 +75,7 @@ int em_client_open(const struct em_client_opts *o, struct em_client **out)
 	if (!o->mgmtd || !o->meta || !o->secret_file)
 		return -EINVAL;
 	static uint8_t secret[MAX_SECRET];
-	int slen = em_mgmt_read_secret(o->secret_file, secret, sizeof(secret));
+	int slen = em_auth_read_secret(o->secret_file, secret, sizeof(secret));
 	if (slen < 0)
 		return slen;
 	char *mg = strdup(o->mgmtd), *me = strdup(o->meta);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "net/auth.h"
 #include "ember/errors.h"
 #include "fs/fuse/fuse.h"
 #include "fs/fuse/internal.h"
@@ -146,7 +147,7 @@ static const char *env_or(const char *name, const char *def)
 static int connect_fs(struct options *o, struct em_fuse *m)
 {
 	static uint8_t secret[MAX_SECRET];
-	int slen = em_mgmt_read_secret(o->secret_file, secret, sizeof(secret));
+	int slen = em_auth_read_secret(o->secret_file, secret, sizeof(secret));
 	if (slen < 0) {
 		EM_ERR("fuse", "cannot read secret file %s: %s", o->secret_file, em_strerror(slen));
 		return slen;

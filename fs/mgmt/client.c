@@ -220,27 +220,6 @@ int em_mgmt_call_wait(struct em_mgmt_client *c, uint16_t method, const void *req
 	return w.status;
 }
 
-int em_mgmt_read_secret(const char *path, void *buf, size_t cap)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	/* One byte more than fits tells an oversized file from a full one. */
-	char *tmp = malloc(cap + 1);
-	ssize_t n = tmp ? read(fd, tmp, cap + 1) : -1;
-	int err = tmp ? -errno : -ENOMEM;
-	close(fd);
-	if (n >= 0) {
-		while (n > 0 && (tmp[n - 1] == '\n' || tmp[n - 1] == '\r'))
-			n--;
-		err = n == 0 ? -EINVAL : (size_t)n > cap ? -EFBIG : 0;
-		if (err == 0)
-			memcpy(buf, tmp, (size_t)n);
-	}
-	free(tmp);
-	return err < 0 ? err : (int)n;
-}
-
 /* ---- routing cache ------------------------------------------------------- */
 
 const struct em_routing *em_mgmt_routing(const struct em_mgmt_client *c)

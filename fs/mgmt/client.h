@@ -49,10 +49,6 @@ int em_mgmt_call(struct em_mgmt_client *c, uint16_t method, const void *req, siz
 int em_mgmt_call_wait(struct em_mgmt_client *c, uint16_t method, const void *req, size_t len,
 		      void **rsp, size_t *rsp_len);
 
-/* Reads a cluster secret file into buf[cap] (a trailing newline is not
- * part of the secret). Returns its length, or -errno, -EINVAL when empty,
- * -EFBIG when longer than cap. */
-int em_mgmt_read_secret(const char *path, void *buf, size_t cap);
 
 /* ---- routing cache --------------------------------------------------- */
 

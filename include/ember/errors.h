@@ -25,6 +25,8 @@ enum em_error {
 	EM_ETARGETOFFLINE = 4101,  /* target exists but is not serving */
 	EM_EPROTO_VERSION = 4102,  /* peer speaks an incompatible protocol version */
 	EM_EAUTH = 4103,           /* peer failed authentication */
+	EM_ESECRET_MODE = 4104,    /* secret file readable by group or others */
+	EM_ESECRET_SHORT = 4105,   /* secret shorter than EM_AUTH_SECRET_MIN bytes */
 	EM_ERR_END,
 };
 

@@ -17,6 +17,10 @@ static const struct em_error_desc own_errors[EM_ERR_END - EM_ERR_BASE] = {
 	[EM_ETARGETOFFLINE - EM_ERR_BASE] = { "EM_ETARGETOFFLINE", "Target is offline" },
 	[EM_EPROTO_VERSION - EM_ERR_BASE] = { "EM_EPROTO_VERSION", "Incompatible protocol version" },
 	[EM_EAUTH - EM_ERR_BASE] = { "EM_EAUTH", "Authentication failed" },
+	[EM_ESECRET_MODE - EM_ERR_BASE] = { "EM_ESECRET_MODE",
+					    "Secret file readable by group or others (chmod 600 it)" },
+	[EM_ESECRET_SHORT - EM_ERR_BASE] = { "EM_ESECRET_SHORT",
+					     "Secret shorter than 16 bytes (use e.g. 32 random bytes, base64)" },
 };
 
 static const struct em_error_desc *own_error(int e)

@@ -26,6 +26,7 @@ VOLUME_ID=7
 RDMA=rdma://192.0.2.1:9000
 TCP=tcp://192.0.2.1:9001
 head -c 32 /dev/urandom | base64 >"$work/secret"
+chmod 600 "$work/secret"
 export EMBER_SECRET_FILE=$work/secret
 # Two reactors: the network on reactor 0, the NVMe-oF target and the engine
 # it uses on reactor 1, so chunk requests hop to the engine's reactor.

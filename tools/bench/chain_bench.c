@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "net/auth.h"
 #include "ember/errors.h"
 #include "fs/chain/client.h"
 #include "fs/mgmt/client.h"
@@ -99,7 +100,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	mgmtd = argv[1];
-	int n = em_mgmt_read_secret(argv[2], secret, sizeof(secret));
+	int n = em_auth_read_secret(argv[2], secret, sizeof(secret));
 	chain = (uint32_t)strtoul(argv[3], NULL, 10);
 	mode = !strcmp(argv[4], "write") ? 0 : !strcmp(argv[4], "read") ? 1 :
 	       !strcmp(argv[4], "read-head") ? 2 : -1;

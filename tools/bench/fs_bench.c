@@ -42,6 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "net/auth.h"
 #include "ember/client.h"
 #include "ember/errors.h"
 #include "fs/client/client.h"
@@ -240,7 +241,7 @@ static int em_run_ember(bool native, char **argv, uint64_t mib, double seconds, 
 		return ret;
 	}
 	uint8_t secret[4096];
-	int n = em_mgmt_read_secret(secret_file, secret, sizeof(secret));
+	int n = em_auth_read_secret(secret_file, secret, sizeof(secret));
 	if (n < 0)
 		return em_fail("secret", secret_file, n);
 	const char *mgmtd_urls[] = { mgmtd }, *meta_urls[] = { meta };

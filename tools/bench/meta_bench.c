@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "net/auth.h"
 #include "ember/errors.h"
 #include "fs/meta/client.h"
 #include "fs/mgmt/client.h"
@@ -177,7 +178,7 @@ int main(int argc, char **argv)
 	if (threads < 1 || threads > MAX_THREADS || files < 1)
 		return 2;
 	uint8_t secret[4096];
-	int n = em_mgmt_read_secret(argv[2], secret, sizeof(secret));
+	int n = em_auth_read_secret(argv[2], secret, sizeof(secret));
 	if (n < 0) {
 		fprintf(stderr, "meta_bench: %s: %s\n", argv[2], em_strerror(n));
 		return 1;

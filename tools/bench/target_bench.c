@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "net/auth.h"
 #include "block/service/client.h"
 #include "ember/errors.h"
 #include "net/core/config.h"
@@ -78,14 +79,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	char secret[4096];
-	int fd = open(argv[3], O_RDONLY | O_CLOEXEC);
-	ssize_t sl = fd >= 0 ? read(fd, secret, sizeof(secret)) : -1;
-	if (fd >= 0)
-		close(fd);
-	while (sl > 0 && secret[sl - 1] == '\n')
-		sl--;
-	if (sl <= 0) {
-		fprintf(stderr, "target_bench: cannot read the secret from %s\n", argv[3]);
+	int sl = em_auth_read_secret(argv[3], secret, sizeof(secret));
+	if (sl < 0) {
+		fprintf(stderr, "target_bench: secret file %s: %s\n", argv[3], em_strerror(sl));
 		return 1;
 	}
 	struct em_cs_client_opts o = { .url = argv[1], .secret = secret, .secret_len = (size_t)sl,

@@ -11,6 +11,7 @@
  */
 #include <stdio.h>
 
+#include "net/auth.h"
 #include "ember/errors.h"
 #include "fs/kv/kv.h"
 #include "fs/mgmt/client.h"
@@ -84,7 +85,7 @@ static int start(struct daemon *d)
 	const struct em_config *cfg = d->cfg;
 	uint8_t secret[MAX_SECRET];
 	const char *sf = em_config_str(cfg, "meta", "secret_file");
-	int n = em_mgmt_read_secret(sf, secret, sizeof(secret));
+	int n = em_auth_read_secret(sf, secret, sizeof(secret));
 	if (n < 0) {
 		EM_ERR("meta", "secret_file %s: %s", sf, em_strerror(n));
 		return n;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "net/auth.h"
 #include "ember/errors.h"
 #include "fs/kv/kv.h"
 #include "fs/mgmt/client.h"
@@ -109,7 +110,7 @@ static int start(struct daemon *d)
 	const struct em_config *cfg = d->cfg;
 	char err[256], advert[EM_NODE_ADDR_MAX];
 	uint8_t secret[MAX_SECRET];
-	int n = em_mgmt_read_secret(em_config_str(cfg, "mgmtd", "secret_file"), secret,
+	int n = em_auth_read_secret(em_config_str(cfg, "mgmtd", "secret_file"), secret,
 				    sizeof(secret));
 	if (n < 0) {
 		EM_ERR("mgmtd", "secret_file %s: %s", em_config_str(cfg, "mgmtd", "secret_file"),

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "net/auth.h"
 #include "block/service/client.h"
 #include "ember/errors.h"
 #include "net/core/config.h"
@@ -126,17 +127,11 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 static int connect_target(const struct opts *o, struct em_cs_client **c)
 {
 	static uint8_t secret[MAX_SECRET];
-	int fd = open(o->secret_file, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd >= 0 ? read(fd, secret, sizeof(secret)) : -1;
+	int n = em_auth_read_secret(o->secret_file, secret, sizeof(secret));
 	if (n < 0) {
-		fprintf(stderr, "ember chunk: %s: %s\n", o->secret_file, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -errno;
+		fprintf(stderr, "ember chunk: secret file %s: %s\n", o->secret_file, em_strerror(n));
+		return n;
 	}
-	close(fd);
-	while (n > 0 && (secret[n - 1] == '\n' || secret[n - 1] == '\r'))
-		n--;
 	struct em_cs_client_opts co = { .url = o->addr, .secret = secret, .secret_len = (size_t)n,
 					.timeout_ms = 30000 };
 	int rc = em_cs_client_create(&co, c);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "net/auth.h"
 #include "ember/errors.h"
 #include "fs/mgmt/client.h"
 #include "fs/mgmt/proto.h"
@@ -121,7 +122,7 @@ static void session_close(struct session *s)
 static int session_open(const struct opts *o, struct session *s)
 {
 	uint8_t secret[4096];
-	int n = em_mgmt_read_secret(o->secret_file, secret, sizeof(secret));
+	int n = em_auth_read_secret(o->secret_file, secret, sizeof(secret));
 	if (n < 0) {
 		fprintf(stderr, "ember %s: secret file %s: %s\n", o->name, o->secret_file,
 			em_strerror(n));

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "net/auth.h"
 #include "block/service/proto.h"
 #include "ember/errors.h"
 #include "fs/client/fsck.h"
@@ -120,7 +121,7 @@ static int check_chunks(struct em_kv *kv, char *mgmtd, const char *secret_file, 
 			struct em_fs_fsck_report *rep)
 {
 	static uint8_t secret[MAX_SECRET];
-	int n = em_mgmt_read_secret(secret_file, secret, sizeof(secret));
+	int n = em_auth_read_secret(secret_file, secret, sizeof(secret));
 	if (n < 0) {
 		fprintf(stderr, "ember fsck: secret file %s: %s\n", secret_file, em_strerror(n));
 		return n;

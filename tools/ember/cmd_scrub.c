@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "net/auth.h"
 #include "ember/errors.h"
 #include "fs/chain/proto.h"
 #include "fs/mgmt/client.h"
@@ -154,7 +155,7 @@ int em_cmd_scrub(int argc, char **argv)
 	if (em_cli_cluster("scrub", dir, mgmtd, secret, &cl) < 0)
 		return EM_EXIT_FAIL;
 	static uint8_t key[MAX_SECRET];
-	int n = em_mgmt_read_secret(cl.secret, key, sizeof(key));
+	int n = em_auth_read_secret(cl.secret, key, sizeof(key));
 	if (n < 0) {
 		fprintf(stderr, "ember scrub: secret file %s: %s\n", cl.secret, em_strerror(n));
 		return EM_EXIT_FAIL;

@@ -37,6 +37,7 @@
  *
  * runs either over verbs, every daemon listening on IP, their targets on
  * the devices (the vm tier: the guest's file systems have no O_DIRECT). */
+#include <sys/stat.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -474,6 +475,7 @@ static int setup(void)
 	char path[128], text[512];
 	snprintf(path, sizeof(path), "%s/secret", dir);
 	write_file(path, secret);
+	chmod(path, 0600); /* daemons refuse a secret others can read */
 	snprintf(path, sizeof(path), "%s/mgmtd.ini", dir);
 	snprintf(text, sizeof(text),
 		 "[mgmtd]\nlisten = %s\nkv = lmdb:%s/kv\nsecret_file = %s/secret\n"

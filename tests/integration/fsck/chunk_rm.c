@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "net/auth.h"
 #include "block/service/client.h"
 #include "ember/errors.h"
 #include "fs/mgmt/client.h"
@@ -16,7 +17,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	static char secret[4096];
-	int n = em_mgmt_read_secret(argv[2], secret, sizeof(secret));
+	int n = em_auth_read_secret(argv[2], secret, sizeof(secret));
 	struct em_cs_io io = { .item = { .target = (uint32_t)strtoul(argv[3], NULL, 10) } };
 	if (n < 0 || em_cs_id_parse(argv[4], &io.item.id) < 0) {
 		fprintf(stderr, "chunk_rm: bad secret file or chunk id\n");

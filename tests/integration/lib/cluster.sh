@@ -57,6 +57,7 @@ cluster_start() {
 	EM_SECRET=$CLUSTER_DIR/secret
 	mkdir -p "$CLUSTER_DIR"
 	head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$EM_SECRET"
+	chmod 600 "$EM_SECRET" # daemons refuse a secret others can read
 	printf '[mgmtd]\nlisten = tcp://127.0.0.1:0\nkv = lmdb:%s/mgmtd-kv\nsecret_file = %s\n' \
 		"$CLUSTER_DIR" "$EM_SECRET" > "$CLUSTER_DIR/mgmtd.ini"
 	printf 'heartbeat_lease = 3s\ntick = 200ms\nprimary_lease = 10s\n' >> "$CLUSTER_DIR/mgmtd.ini"

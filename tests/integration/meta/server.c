@@ -1,4 +1,5 @@
 /* Starting and stopping ember-meta for tests (server.h). */
+#include <sys/stat.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@ const char *meta_test_secret(const char *dir)
 	if (f) {
 		fputs(secret, f);
 		fclose(f);
+		chmod(path, 0600); /* daemons refuse a secret others can read */
 	}
 	return secret;
 }

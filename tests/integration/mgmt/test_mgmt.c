@@ -11,6 +11,7 @@
  * up-to-date; the primary is killed with SIGKILL and the standby takes over
  * after the lease with routing versions still increasing; SIGTERM makes a
  * primary hand over without waiting for the lease. */
+#include <sys/stat.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -400,6 +401,7 @@ int main(int argc, char **argv)
 	FILE *f = fopen(path, "w");
 	fputs(secret, f);
 	fclose(f);
+	chmod(path, 0600); /* daemons refuse a secret others can read */
 
 	struct em_net *net;
 	struct em_rpc_opts ro = { .secret = secret, .secret_len = strlen(secret),

@@ -6,6 +6,7 @@
  *
  *   test_mgmt_metrics PATH/ember-mgmtd
  */
+#include <sys/stat.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -129,6 +130,7 @@ int main(int argc, char **argv)
 	char path[128], url[128], err1[128], err2[128];
 	snprintf(path, sizeof(path), "%s/secret", dir);
 	write_file(path, secret);
+	chmod(path, 0600); /* daemons refuse a secret others can read */
 	snprintf(err1, sizeof(err1), "%s/mgmtd1.err", dir);
 	snprintf(err2, sizeof(err2), "%s/mgmtd2.err", dir);
 

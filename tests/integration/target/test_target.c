@@ -734,6 +734,7 @@ int main(int argc, char **argv)
 	char secret_path[96], t0[128], t1[128];
 	snprintf(secret_path, sizeof(secret_path), "%s/secret", dir);
 	write_file(secret_path, secret);
+	chmod(secret_path, 0600); /* daemons refuse a secret others can read */
 
 	/* One target on the device in the vm tier (its /tmp is tmpfs, which
 	 * has no O_DIRECT); two file targets on the host. */
