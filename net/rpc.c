@@ -247,7 +247,7 @@ static void on_hs_timeout(void *arg)
 {
 	struct rpc_conn *rc = arg;
 	rc->hs_timer = NULL;
-	EM_WARN("rpc", "%s: handshake timed out", rc->conn ? em_conn_peer(rc->conn) : rc->url);
+	EM_WARN_LIMITED("rpc", "%s: handshake timed out", rc->conn ? em_conn_peer(rc->conn) : rc->url);
 	rc_fail(rc, -ETIMEDOUT);
 }
 
@@ -325,7 +325,7 @@ static void on_accept(void *arg, struct em_conn *conn)
 	struct rpc_conn *rc = NULL;
 	int r = rc_new(rpc, false, &rc);
 	if (r) {
-		EM_WARN("rpc", "%s: refused: %s", em_conn_peer(conn), em_strerror(r));
+		EM_WARN_LIMITED("rpc", "%s: refused: %s", em_conn_peer(conn), em_strerror(r));
 		em_conn_close(conn, r);
 		return;
 	}
@@ -380,7 +380,7 @@ static int peer(struct em_rpc *rpc, const char *url, struct rpc_conn **out)
 
 static void auth_refused(struct rpc_conn *rc, const char *why)
 {
-	EM_WARN("rpc", "%s: authentication failed: %s",
+	EM_WARN_LIMITED("rpc", "%s: authentication failed: %s",
 		rc->conn ? em_conn_peer(rc->conn) : rc->url, why);
 	rc->fail_err = -EM_EAUTH;
 	rc_fail(rc, -EM_EAUTH);
@@ -432,7 +432,7 @@ static void handshake(struct rpc_conn *rc, const struct em_frame_hdr *h, const v
 			/* Tell the client why, and give the answer time to leave before
 			 * hanging up (closing an RDMA QP at once would flush it), so
 			 * the client can report EM_EAUTH; it normally hangs up first. */
-			EM_WARN("rpc", "%s: authentication failed: wrong proof of the cluster secret",
+			EM_WARN_LIMITED("rpc", "%s: authentication failed: wrong proof of the cluster secret",
 				em_conn_peer(rc->conn));
 			struct em_frame_hdr o = { .flags = EM_FRAME_RESPONSE, .service = SVC_AUTH,
 						  .method = M_RESULT, .status = -EM_EAUTH };
@@ -528,7 +528,7 @@ static void rc_on_msg(struct em_conn *conn, void *arg, const void *msg, size_t l
 	const void *p;
 	int r = em_frame_decode(msg, len, &h, &p);
 	if (r) {
-		EM_WARN("rpc", "%s: bad frame (%s); closing", em_conn_peer(conn), em_strerror(r));
+		EM_WARN_LIMITED("rpc", "%s: bad frame (%s); closing", em_conn_peer(conn), em_strerror(r));
 		rc_fail(rc, r);
 		return;
 	}

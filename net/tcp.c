@@ -320,7 +320,7 @@ static void tcp_fail_ops(struct em_conn *c, int err)
 
 static void protocol_error(struct tcp_conn *tc, const char *why)
 {
-	EM_WARN("tcp", "%s: protocol error: %s; closing", tc->base.peer, why);
+	EM_WARN_LIMITED("tcp", "%s: protocol error: %s; closing", tc->base.peer, why);
 	em_conn_close(&tc->base, -EPROTO);
 }
 
@@ -345,7 +345,7 @@ static void on_read_req(struct tcp_conn *tc, const struct frame *f)
 	struct iovec body = { (void *)(uintptr_t)f->addr, f->len };
 	int rc = em_conn_check_grant(&tc->base, &d, EM_ACCESS_REMOTE_READ);
 	if (rc) {
-		EM_WARN("tcp", "%s: refused read of %u bytes at 0x%llx: not granted", tc->base.peer,
+		EM_WARN_LIMITED("tcp", "%s: refused read of %u bytes at 0x%llx: not granted", tc->base.peer,
 			f->len, (unsigned long long)f->addr);
 		r.status = rc;
 	} else {
@@ -383,7 +383,7 @@ static void on_frame(struct tcp_conn *tc, const struct frame *f, const uint8_t *
 		struct em_buf_desc d = { f->addr, f->len, f->rkey };
 		int rc = em_conn_check_grant(&tc->base, &d, EM_ACCESS_REMOTE_WRITE);
 		if (rc)
-			EM_WARN("tcp", "%s: refused write of %u bytes at 0x%llx: not granted",
+			EM_WARN_LIMITED("tcp", "%s: refused write of %u bytes at 0x%llx: not granted",
 				tc->base.peer, f->len, (unsigned long long)f->addr);
 		tc->sink = (struct sink){ .dst = rc ? NULL : (uint8_t *)(uintptr_t)f->addr,
 					  .left = f->len, .type = F_WRITE_DATA, .id = f->id,

@@ -85,3 +85,24 @@ void em_log_write(enum em_log_level level, const char *subsys, const char *fmt, 
 	ssize_t w = write(STDERR_FILENO, line, len);
 	(void)w; /* nowhere left to report a failed log write */
 }
+
+bool em_log_limit_pass(struct em_log_limit *l, enum em_log_level level, const char *subsys)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	uint64_t now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	if (!l->window_ms || now - l->window_ms >= 1000) {
+		if (l->suppressed)
+			em_log_write(level, subsys, "%llu more lines like the next one suppressed",
+				     (unsigned long long)l->suppressed);
+		l->window_ms = now;
+		l->n = 0;
+		l->suppressed = 0;
+	}
+	if (l->n < EM_LOG_LIMIT_BURST) {
+		l->n++;
+		return true;
+	}
+	l->suppressed++;
+	return false;
+}
