@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "block/chunk/eio.h"
 #include "block/chunk/internal.h"
@@ -207,30 +206,15 @@ static void noop_cb(void *arg, int status, const struct em_chunk_meta *meta)
 
 /* ---- block checksums ----------------------------------------------------- */
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void report_mismatch(struct em_engine *e, const struct em_chunk_id *id, uint32_t block)
 {
 	e->csum_errors++;
-	/* Readers of a bad chunk can ask again and again: one line a second. */
-	uint64_t t = now_ns();
-	if (e->csum_log_ns && t - e->csum_log_ns < 1000000000ull) {
-		e->csum_log_dropped++;
-		return;
-	}
 	char hex[33];
 	for (int i = 0; i < 16; i++)
 		snprintf(hex + 2 * i, 3, "%02x", id->b[i]);
-	EM_ERR("chunk", "checksum mismatch: chunk %s, block at %u (%llu mismatches in all, "
-	       "%llu not logged)", hex, block, (unsigned long long)e->csum_errors,
-	       (unsigned long long)e->csum_log_dropped);
-	e->csum_log_ns = t;
-	e->csum_log_dropped = 0;
+	/* Readers of a bad chunk can ask again and again. */
+	em_log_limited(EM_LOG_ERROR, "chunk", "checksum mismatch: chunk %s, block at %u (%llu "
+		       "mismatches in all)", hex, block, (unsigned long long)e->csum_errors);
 }
 
 /* Where a read copies its bytes: chunk offsets [from, to) to p. */

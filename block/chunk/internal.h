@@ -89,8 +89,6 @@ struct em_engine {
 	struct em_csum_cache csum;
 	bool verify;                /* check reads against the table (always, but in benches) */
 	uint64_t csum_errors;       /* blocks that failed their check */
-	uint64_t csum_log_ns;       /* last mismatch logged: at most one line a second */
-	uint64_t csum_log_dropped;
 
 	/* I/O buffers freed by finished operations, kept for the next ones:
 	 * a fresh 1 MiB buffer costs 256 page faults (and zeroing) per

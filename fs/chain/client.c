@@ -264,10 +264,9 @@ int em_chain_read(struct em_chain_client *c, uint32_t chain, const struct em_chu
 			if (rc == 0)
 				rc = em_chain_read_rsp_check(&rr, buf, len);
 			if (rc == -EM_ECHECKSUM) {
-				/* Every 1000th after the first: a sick NIC must
-				 * not fill the log. */
-				if (c->wire_errors++ % 1000 == 0)
-					EM_WARN("chain", "read from target %u: bytes arrived unlike they "
+				/* A sick NIC must not fill the log. */
+				c->wire_errors++;
+				EM_WARN_LIMITED("chain", "read from target %u: bytes arrived unlike they "
 						"left (CRC32C mismatch; %llu so far): trying another "
 						"replica", t, (unsigned long long)c->wire_errors);
 			} else {

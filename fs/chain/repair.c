@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "block/service/proto.h"
 #include "ember/errors.h"
 #include "fs/chain/internal.h"
 #include "net/core/crc32c.h"
@@ -31,12 +32,6 @@ struct ch_repair {
 	uint32_t peer;
 	unsigned asked, bad; /* peers that answered, and those whose copy was bad too */
 };
-
-static void id_hex(const struct em_chunk_id *id, char out[33])
-{
-	for (int i = 0; i < 16; i++)
-		snprintf(out + 2 * i, 3, "%02x", id->b[i]);
-}
 
 struct em_metric *ch_metric_counter(const char *name, const char *help, uint32_t target,
 				    const char *result)
@@ -99,7 +94,7 @@ static void on_replaced(void *arg, int status, const struct em_chunk_meta *m)
 {
 	struct ch_repair *rp = arg;
 	char hex[33];
-	id_hex(&rp->id, hex);
+	em_cs_id_fmt(&rp->id, hex);
 	if (status) {
 		EM_ERR("chain", "target %u: chunk %s: repair from target %u failed to store: %s",
 		       rp->t->id, hex, rp->peer, em_strerror(status));
@@ -181,7 +176,7 @@ static void try_peer(struct ch_repair *rp)
 			return;
 	}
 	char hex[33];
-	id_hex(&rp->id, hex);
+	em_cs_id_fmt(&rp->id, hex);
 	if (rp->bad < rp->asked) {
 		/* A peer's copy was whole but not our version (or the call
 		 * failed): nothing is known lost; the next reader or scrub

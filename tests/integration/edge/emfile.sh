@@ -7,34 +7,9 @@
 set -u
 MGMTD=$1 E=$2
 . "$(dirname "$0")/../lib/tap.sh"
-T=$(mktemp -d /tmp/ember-edge-emfile.XXXXXX)
 PORT=29700
-cleanup() {
-	[ -n "${PID:-}" ] && kill "$PID" 2> /dev/null && wait "$PID" 2> /dev/null
-	if [ "$failed" = 0 ]; then rm -rf "$T"; else echo "# state and logs kept in $T" >&2; fi
-}
-trap cleanup EXIT
-
-head -c 32 /dev/urandom | base64 > "$T/secret"
-chmod 600 "$T/secret"
-printf '[mgmtd]\nlisten = tcp://127.0.0.1:%d\nkv = lmdb:%s/kv\nsecret_file = %s/secret\n' \
-	$PORT "$T" "$T" > "$T/mgmtd.ini"
-
-# In this shell, not in a check's subshell, so cleanup knows the pid.
-prlimit --nofile=64:64 "$MGMTD" -c "$T/mgmtd.ini" > "$T/mgmtd.log" 2>&1 &
-PID=$!
-
-ready() {
-	local i
-	for i in $(seq 100); do
-		grep -q "ready" "$T/mgmtd.log" && return 0
-		sleep 0.1
-	done
-	cat "$T/mgmtd.log"
-	return 1
-}
-
-serves() { "$E" nodes --mgmtd tcp://127.0.0.1:$PORT --secret-file "$T/secret" > /dev/null; }
+. "$(dirname "$0")/mgmtd.sh"
+edge_mgmtd emfile prlimit --nofile=64:64
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$PID/stat"; }
 
