@@ -209,9 +209,11 @@ write_configs() {
 		printf '# ember-meta (docs/configuration.md); written by ember up\n[meta]\n'
 		printf 'listen = %s\nkv = lmdb:%s/data/meta-kv\nsecret_file = %s\n' \
 			"$META_URL" "$DIR" "$SECRET"
-		printf 'chain_count = %d\nstripe = %d\n' "$nchains" "$nchains"
+		printf 'chain_count = %d\nstripe = %d\nmgmtd = %s\n' "$nchains" "$nchains" "$MGMTD_URL"
 		metrics_section "$(find_bin ember-meta)" $((EMBER_PORT_BASE + 81))
 	} > "$ini"
+	# Written by an older `ember up`: the GC and space reports need mgmtd.
+	grep -q '^mgmtd *=' "$ini" || sed -i "/^\[meta\]/a mgmtd = $MGMTD_URL" "$ini"
 	local i s
 	for i in $(seq 1 $NODES); do
 		ini=$DIR/etc/storage$i.ini

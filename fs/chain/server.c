@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ember/errors.h"
+#include "block/chunk/layout.h"
 #include "fs/chain/internal.h"
 #include "net/core/crc32c.h"
 #include "net/core/log.h"
@@ -345,8 +346,18 @@ unsigned em_chain_server_report(void *server, struct em_target_report *out, unsi
 	unsigned n = 0;
 	for (size_t i = 0; i < s->n && n < cap; i++) {
 		struct ch_target *t = &s->targets[i];
+		struct em_engine_stats st;
+		em_engine_get_stats(t->eng, &st);
+		/* Space as the slot allocator sees it: a slot holds its chunk
+		 * whole, so used counts slots, not the bytes written into them. */
+		uint64_t used = 0;
+		for (unsigned c = 0; c < EM_CHUNK_CLASSES; c++)
+			used += st.cls[c].slots_used * st.cls[c].slot_size;
 		out[n++] = (struct em_target_report){
-			t->id, (uint8_t)(t->synced ? EM_LOCAL_UPTODATE : EM_LOCAL_ONLINE)
+			.target = t->id,
+			.local = (uint8_t)(t->synced ? EM_LOCAL_UPTODATE : EM_LOCAL_ONLINE),
+			.total_bytes = (uint64_t)st.data_segments * EM_SEGMENT_SIZE,
+			.used_bytes = used,
 		};
 	}
 	return n;

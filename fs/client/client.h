@@ -31,7 +31,8 @@
 struct em_fs_opts {
 	const char *const *mgmtd;  /* mgmtd URLs */
 	size_t n_mgmtd;
-	const char *const *meta;   /* ember-meta URLs */
+	const char *const *meta;   /* ember-meta URLs; none: a session for chunk
+				    * work only (the GC), em_fs_meta() is NULL */
 	size_t n_meta;
 	const void *secret;        /* the cluster secret */
 	size_t secret_len;
@@ -46,6 +47,17 @@ int em_fs_open(const struct em_fs_opts *o, struct em_fs **out);
 /* Every file must have been released. */
 void em_fs_close(struct em_fs *fs);
 struct em_meta_client *em_fs_meta(struct em_fs *fs);
+
+/* Asks mgmtd for the targets' space (em_routing_space: raw and usable). */
+struct em_routing_space;
+int em_fs_space(struct em_fs *fs, struct em_routing_space *out);
+
+/* Removes every chunk of a deleted file from every replica: the chunks that
+ * length covers and one stripe past it (a writer's last chunks whose length
+ * never reached metadata). Idempotent; 0 or the first failure. *removed
+ * gets the chunk removals done. */
+int em_fs_remove_file(struct em_fs *fs, uint64_t ino, const struct em_meta_layout *l,
+		      uint64_t length, uint64_t *removed);
 
 /* An open file: the inode's shared state (size as this mount knows it,
  * layout) and the opener's write session. */

@@ -265,6 +265,21 @@ static int remove_chunks(struct em_fs *fs, uint64_t ino, const struct em_meta_la
 	return 0;
 }
 
+int em_fs_remove_file(struct em_fs *fs, uint64_t ino, const struct em_meta_layout *l,
+		      uint64_t length, uint64_t *removed)
+{
+	int64_t n = length ? em_fs_piece_count(l, 0, length) : 0;
+	if (n < 0)
+		return (int)n;
+	uint64_t extra = l->stripe < 1 ? 1 : l->stripe > TRIM_BATCH ? TRIM_BATCH : l->stripe;
+	uint64_t end = (uint64_t)n + extra;
+	*removed = 0;
+	int rc = remove_chunks(fs, ino, l, 0, end);
+	if (rc == 0)
+		*removed = end;
+	return rc;
+}
+
 /* Gives the space of [size, old) back: the chunk holding size is cut to
  * it and every later chunk up to old is removed, so old bytes cannot
  * reappear when the file grows again. */

@@ -67,6 +67,22 @@ static int routing_refresh(struct em_fs *fs)
 	return 0;
 }
 
+int em_fs_space(struct em_fs *fs, struct em_routing_space *out)
+{
+	void *rsp = NULL;
+	size_t len = 0;
+	pthread_mutex_lock(&fs->rt_mu);
+	int rc = em_mgmt_call_wait(fs->mgmt, EM_MGMT_LIST, NULL, 0, &rsp, &len);
+	pthread_mutex_unlock(&fs->rt_mu);
+	struct em_mgmt_list l;
+	if (rc == 0 && (rc = em_mgmt_dec_list(rsp, len, &l)) == 0) {
+		em_routing_space(&l.routing, out);
+		em_mgmt_list_free(&l);
+	}
+	free(rsp);
+	return rc;
+}
+
 int em_fs_chain(struct em_fs *fs, const struct em_meta_layout *l, uint32_t index,
 		uint32_t *chain)
 {
@@ -83,7 +99,7 @@ int em_fs_chain(struct em_fs *fs, const struct em_meta_layout *l, uint32_t index
 
 int em_fs_open(const struct em_fs_opts *o, struct em_fs **out)
 {
-	if (!o->n_mgmtd || !o->n_meta)
+	if (!o->n_mgmtd)
 		return -EINVAL;
 	struct em_fs *fs = calloc(1, sizeof(*fs));
 	if (!fs)
@@ -98,7 +114,7 @@ int em_fs_open(const struct em_fs_opts *o, struct em_fs **out)
 		.secret = o->secret, .secret_len = o->secret_len,
 		.timeout_ms = o->meta_timeout_ms,
 	};
-	int rc = em_meta_connect(&mo, &fs->meta);
+	int rc = o->n_meta ? em_meta_connect(&mo, &fs->meta) : 0;
 	if (rc == 0)
 		rc = routing_start(fs, o);
 	if (rc == 0) {

@@ -16,6 +16,10 @@ struct em_meta {
 	pthread_mutex_t mu;
 	uint64_t next_ino, end_ino;     /* reserved, unused ids: [next, end) */
 	uint32_t next_chain;            /* round-robin first chain */
+	/* Usable bytes as last reported (em_meta_set_space); under mu.
+	 * space_known false: statfs reports opts.capacity_bytes. */
+	bool space_known;
+	uint64_t space_total, space_free;
 };
 
 /* Permission bits for em_meta_may(). */

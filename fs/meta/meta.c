@@ -176,13 +176,26 @@ int em_meta_statfs(struct em_meta *m, const struct em_meta_cred *cr, struct em_m
 		return rc;
 	memset(out, 0, sizeof(*out));
 	out->bsize = m->opts.layout.chunk_size;
-	out->blocks = m->opts.capacity_bytes / out->bsize;
-	out->bfree = out->blocks;
-	out->bavail = out->blocks;
+	pthread_mutex_lock(&m->mu);
+	uint64_t total = m->space_known ? m->space_total : m->opts.capacity_bytes;
+	uint64_t avail = m->space_known ? m->space_free : total;
+	pthread_mutex_unlock(&m->mu);
+	out->blocks = total / out->bsize;
+	out->bfree = avail / out->bsize;
+	out->bavail = out->bfree;
 	out->files = 1ull << 48;
 	out->ffree = out->files - (c.allocated - 1);
 	out->namemax = EM_META_NAME_MAX;
 	return 0;
+}
+
+void em_meta_set_space(struct em_meta *m, uint64_t total_bytes, uint64_t free_bytes)
+{
+	pthread_mutex_lock(&m->mu);
+	m->space_known = true;
+	m->space_total = total_bytes;
+	m->space_free = free_bytes < total_bytes ? free_bytes : total_bytes;
+	pthread_mutex_unlock(&m->mu);
 }
 
 struct gc_list_ctx {

@@ -164,6 +164,11 @@ struct em_meta_statfs {
 	uint32_t namemax;
 };
 int em_meta_statfs(struct em_meta *m, const struct em_meta_cred *cr, struct em_meta_statfs *out);
+/* Usable space statfs reports from now on: the storage targets' bytes as
+ * mgmtd last heard them, divided by the replication factor (the caller's
+ * job, fs/client/gc.h). Before the first call statfs reports the
+ * configured capacity, all of it free. */
+void em_meta_set_space(struct em_meta *m, uint64_t total_bytes, uint64_t free_bytes);
 
 /* Extended attributes, namespaces user., trusted., security. ("system." is
  * EOPNOTSUPP: no ACLs). get/list return the full size; with len 0 they only

@@ -10,15 +10,14 @@
 #include "fs/mgmt/lease.h"
 #include "fs/mgmt/record.h"
 
-#define KEY EM_LEASE_KEY, sizeof(EM_LEASE_KEY) - 1
-
 /* Reads the stored lease; a missing key is a free lease of term 0. */
-static int load(struct em_kv_txn *txn, struct em_lease *l)
+static int load(struct em_kv_txn *txn, const char *key, struct em_lease *l)
 {
 	const void *val;
 	size_t vlen;
 	memset(l, 0, sizeof(*l));
-	int rc = em_kv_get(txn, KEY, &val, &vlen);
+	strcpy(l->key, key);
+	int rc = em_kv_get(txn, key, strlen(key), &val, &vlen);
 	if (rc == -ENOENT)
 		return 0;
 	if (rc < 0)
@@ -43,11 +42,11 @@ static int store(struct em_kv_txn *txn, const struct em_lease *l)
 	em_mwr_u64(&w, l->expires_ms);
 	em_mwr_u16(&w, (uint16_t)len);
 	em_mwr_raw(&w, l->holder, len);
-	return em_kv_set(txn, KEY, buf, w.len);
+	return em_kv_set(txn, l->key, strlen(l->key), buf, w.len);
 }
 
 struct op {
-	const char *self;
+	const char *key, *self;
 	const struct em_lease *held;
 	uint64_t now_ms, duration_ms;
 	struct em_lease result;
@@ -62,7 +61,7 @@ static int acquire_fn(struct em_kv_txn *txn, void *arg)
 {
 	struct op *op = arg;
 	struct em_lease cur;
-	int rc = load(txn, &cur);
+	int rc = load(txn, op->key, &cur);
 	if (rc < 0)
 		return rc;
 	bool live = op->now_ms < cur.expires_ms;
@@ -80,13 +79,14 @@ static int acquire_fn(struct em_kv_txn *txn, void *arg)
 	return store(txn, &cur);
 }
 
-int em_lease_acquire(struct em_kv *kv, const char *self, uint64_t now_ms,
+int em_lease_acquire(struct em_kv *kv, const char *key, const char *self, uint64_t now_ms,
 		     uint64_t duration_ms, struct em_lease *out)
 {
-	size_t len = strlen(self);
-	if (len == 0 || len >= EM_LEASE_HOLDER_MAX || duration_ms == 0)
+	size_t len = strlen(self), klen = strlen(key);
+	if (len == 0 || len >= EM_LEASE_HOLDER_MAX || klen == 0 || klen >= EM_LEASE_KEY_MAX ||
+	    duration_ms == 0)
 		return -EINVAL;
-	struct op op = { .self = self, .now_ms = now_ms, .duration_ms = duration_ms };
+	struct op op = { .key = key, .self = self, .now_ms = now_ms, .duration_ms = duration_ms };
 	int rc = em_kv_run(kv, 0, acquire_fn, &op);
 	if (rc == 0 || rc == -EBUSY)
 		*out = op.result;
@@ -97,7 +97,7 @@ static int renew_fn(struct em_kv_txn *txn, void *arg)
 {
 	struct op *op = arg;
 	struct em_lease cur;
-	int rc = load(txn, &cur);
+	int rc = load(txn, op->held->key, &cur);
 	if (rc < 0)
 		return rc;
 	if (!is_ours(&cur, op->held) || cur.expires_ms == 0)
@@ -123,7 +123,7 @@ static int release_fn(struct em_kv_txn *txn, void *arg)
 {
 	struct op *op = arg;
 	struct em_lease cur;
-	int rc = load(txn, &cur);
+	int rc = load(txn, op->held->key, &cur);
 	if (rc < 0 || !is_ours(&cur, op->held))
 		return rc;
 	cur.expires_ms = 0;
@@ -139,7 +139,7 @@ int em_lease_release(struct em_kv *kv, const struct em_lease *held)
 int em_lease_check(struct em_kv_txn *txn, const struct em_lease *held, uint64_t now_ms)
 {
 	struct em_lease cur;
-	int rc = load(txn, &cur);
+	int rc = load(txn, held->key, &cur);
 	if (rc < 0)
 		return rc;
 	return is_ours(&cur, held) && now_ms < cur.expires_ms ? 0 : -ESTALE;

@@ -1,4 +1,5 @@
-/* Primary election among mgmtd instances through a lease in the KV store.
+/* Election through a lease in the KV store: mgmtd's primary, and the one
+ * metadata server that runs the chunk GC.
  *
  * One key holds {holder, term, expiry}. An instance acquires the lease when
  * it is free, expired or already its own, and must renew it well before the
@@ -20,20 +21,22 @@
 
 #define EM_LEASE_HOLDER_MAX 128 /* bytes of a holder name, with the NUL */
 
-/* The single key of the lease, among the cluster state keys (store.h). */
+/* mgmtd's primary lease, among the cluster state keys (store.h). */
 #define EM_LEASE_KEY "CL"
+#define EM_LEASE_KEY_MAX 16 /* bytes of a key, with the NUL */
 
 struct em_lease {
+	char key[EM_LEASE_KEY_MAX];       /* which lease */
 	char holder[EM_LEASE_HOLDER_MAX]; /* e.g. "mgmtd@10.0.0.1:9000"; "" when free */
 	uint64_t term;                    /* tenure number, 0 before the first */
 	uint64_t expires_ms;
 };
 
-/* Takes or extends the lease for self (1..EM_LEASE_HOLDER_MAX-1 bytes) until
+/* Takes or extends the lease at key (1..EM_LEASE_KEY_MAX-1 bytes) for self (1..EM_LEASE_HOLDER_MAX-1 bytes) until
  * now_ms + duration_ms. Returns 0 with *out our lease (a new term unless we
  * held an unexpired one), -EBUSY with *out the current holder's lease, -EINVAL,
  * or a KV error. */
-int em_lease_acquire(struct em_kv *kv, const char *self, uint64_t now_ms,
+int em_lease_acquire(struct em_kv *kv, const char *key, const char *self, uint64_t now_ms,
 		     uint64_t duration_ms, struct em_lease *out);
 
 /* Extends a lease we hold, even past its expiry as long as nobody took it

@@ -36,6 +36,23 @@ void em_mgmt_enc_heartbeat(struct em_enc *e, const struct em_mgmt_heartbeat *m)
 		em_enc_u32(e, m->reports[i].target);
 		em_enc_u8(e, m->reports[i].local);
 	}
+	for (uint32_t i = 0; i < m->n; i++) {
+		em_enc_u64(e, m->reports[i].total_bytes);
+		em_enc_u64(e, m->reports[i].used_bytes);
+	}
+}
+
+/* Space per target, appended after the states: absent from older senders. */
+static int dec_space(struct em_dec *d, struct em_target_report *rp, uint32_t n)
+{
+	bool have = em_dec_remaining(d) > 0;
+	for (uint32_t i = 0; i < n; i++) {
+		rp[i].total_bytes = have ? em_dec_u64(d) : 0;
+		rp[i].used_bytes = have ? em_dec_u64(d) : 0;
+		if (rp[i].used_bytes > rp[i].total_bytes)
+			return -EBADMSG;
+	}
+	return em_dec_error(d) ? -EBADMSG : 0;
 }
 
 int em_mgmt_dec_heartbeat(const void *p, size_t len, struct em_mgmt_heartbeat *m)
@@ -52,7 +69,7 @@ int em_mgmt_dec_heartbeat(const void *p, size_t len, struct em_mgmt_heartbeat *m
 		if (m->reports[i].local >= EM_LOCAL_COUNT)
 			return -EBADMSG;
 	}
-	return em_dec_error(&d) ? -EBADMSG : 0;
+	return em_dec_error(&d) ? -EBADMSG : dec_space(&d, m->reports, m->n);
 }
 
 void em_mgmt_enc_create_chains(struct em_enc *e, const struct em_mgmt_create_chains *m)
@@ -75,7 +92,7 @@ int em_mgmt_dec_create_chains(const void *p, size_t len, struct em_mgmt_create_c
 size_t em_mgmt_list_size(const char *primary, const struct em_routing *r)
 {
 	return 4 + strlen(primary) + 8 + 4 + 4 + em_routing_encoded_size(r) + 4 +
-	       r->nnodes * 12 + 4 + r->ntargets * 5;
+	       r->nnodes * 12 + 4 + r->ntargets * (5 + 16);
 }
 
 int em_mgmt_enc_list(struct em_enc *e, const char *primary, uint64_t term, uint32_t hb_lease_ms,
@@ -102,6 +119,10 @@ int em_mgmt_enc_list(struct em_enc *e, const char *primary, uint64_t term, uint3
 	for (size_t i = 0; i < r->ntargets; i++) {
 		em_enc_u32(e, r->targets[i].id);
 		em_enc_u8(e, r->targets[i].local);
+	}
+	for (size_t i = 0; i < r->ntargets; i++) {
+		em_enc_u64(e, r->targets[i].total_bytes);
+		em_enc_u64(e, r->targets[i].used_bytes);
 	}
 	return em_enc_error(e);
 }
@@ -136,6 +157,13 @@ static int dec_list_extras(struct em_dec *d, struct em_mgmt_list *out)
 		if (id != r->targets[i].id || local >= EM_LOCAL_COUNT)
 			return -EBADMSG;
 		r->targets[i].local = local;
+	}
+	bool have = em_dec_remaining(d) > 0;
+	for (size_t i = 0; have && i < r->ntargets; i++) {
+		r->targets[i].total_bytes = em_dec_u64(d);
+		r->targets[i].used_bytes = em_dec_u64(d);
+		if (r->targets[i].used_bytes > r->targets[i].total_bytes)
+			return -EBADMSG;
 	}
 	return em_dec_error(d) ? -EBADMSG : 0;
 }

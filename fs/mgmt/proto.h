@@ -7,7 +7,8 @@
  *
  *   REGISTER        node u32, addr str, n u32, n x target u32
  *                -> routing version u64
- *   HEARTBEAT       node u32, n u32, n x {target u32, local state u8}
+ *   HEARTBEAT       node u32, n u32, n x {target u32, local state u8},
+ *                   n x {total bytes u64, used bytes u64} (optional)
  *                -> routing version u64, heartbeat lease ms u32
  *   GET_ROUTING     version the caller holds u64 (0: none)
  *                -> routing version u64, routing bytes (u32 length; empty
@@ -18,7 +19,9 @@
  *   LIST            (empty)
  *                -> primary str, term u64, heartbeat lease ms u32,
  *                   routing bytes, n u32, n x {node u32, ms since its last
- *                   heartbeat u64}, n u32, n x {target u32, local state u8}
+ *                   heartbeat u64}, n u32, n x {target u32, local state u8},
+ *                   n x {total bytes u64, used bytes u64} (optional; the
+ *                   same targets in the same order; 0, 0: none reported)
  *
  * Routing bytes are em_routing_encode()'s format (docs/cluster.md).
  *

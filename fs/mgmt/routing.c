@@ -270,10 +270,36 @@ int em_routing_heartbeat(struct em_routing *r, uint32_t node, uint64_t now_ms,
 	for (size_t i = 0; i < r->ntargets; i++)
 		if (r->targets[i].node == node)
 			r->targets[i].local = EM_LOCAL_OFFLINE;
-	for (size_t i = 0; i < n; i++)
-		target_mut(r, reports[i].target)->local = reports[i].local;
+	for (size_t i = 0; i < n; i++) {
+		struct em_target *t = target_mut(r, reports[i].target);
+		t->local = reports[i].local;
+		t->total_bytes = reports[i].total_bytes;
+		t->used_bytes = reports[i].used_bytes;
+	}
 	nd->last_hb_ms = now_ms;
 	return 0;
+}
+
+void em_routing_space(const struct em_routing *r, struct em_routing_space *out)
+{
+	memset(out, 0, sizeof(*out));
+	size_t members = 0;
+	for (size_t i = 0; i < r->nchains; i++)
+		members += r->chains[i].n;
+	for (size_t i = 0; i < r->ntargets; i++) {
+		const struct em_target *t = &r->targets[i];
+		if (!t->chain)
+			continue;
+		out->targets++;
+		out->reported += t->total_bytes > 0;
+		out->raw_total += t->total_bytes;
+		out->raw_used += t->used_bytes;
+	}
+	if (!r->nchains || !members)
+		return;
+	out->replicas = (unsigned)((members + r->nchains / 2) / r->nchains);
+	out->total = out->raw_total / out->replicas;
+	out->used = out->raw_used / out->replicas;
 }
 
 /* Local states of a chain's members as of now_ms, leases applied. */

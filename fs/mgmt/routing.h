@@ -35,6 +35,8 @@ struct em_target {
 	uint32_t node;
 	uint32_t chain; /* 0 while in no chain */
 	uint8_t local;  /* enum em_local_state as last reported; mgmtd memory only */
+	/* Space as last reported (0, 0: never); mgmtd memory only. */
+	uint64_t total_bytes, used_bytes;
 };
 
 struct em_routing {
@@ -88,6 +90,7 @@ int em_routing_add_table(struct em_routing *r, const struct em_chain_table *t,
 struct em_target_report {
 	uint32_t target;
 	uint8_t local; /* enum em_local_state */
+	uint64_t total_bytes, used_bytes; /* the target's data area and what chunks hold */
 };
 
 /* A storage daemon's heartbeat: renews the node's lease and records the local
@@ -101,6 +104,17 @@ int em_routing_heartbeat(struct em_routing *r, uint32_t node, uint64_t now_ms,
  * the transition table to every chain. Returns how many chains changed
  * (the routing version is bumped once if any did), or -EINVAL. */
 int em_routing_tick(struct em_routing *r, uint64_t now_ms, uint64_t lease_ms);
+
+/* Space of the targets in chains, as their daemons last reported it to
+ * mgmtd: raw sums, and usable bytes for files (raw divided by the chain
+ * table's replication factor, the members per chain on average). */
+struct em_routing_space {
+	uint64_t raw_total, raw_used;
+	uint64_t total, used;      /* usable */
+	unsigned replicas;         /* 0: no chains */
+	size_t targets, reported;  /* in chains, and of those with a report */
+};
+void em_routing_space(const struct em_routing *r, struct em_routing_space *out);
 
 /* The operator's "offline-target": the target goes offline in its chain now
  * (to the tail, chain and routing versions bumped) and stays so until its

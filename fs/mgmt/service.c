@@ -123,7 +123,8 @@ static void take_over(struct em_mgmt_service *s, const struct em_lease *l)
 static void try_acquire(struct em_mgmt_service *s)
 {
 	struct em_lease l;
-	int rc = em_lease_acquire(s->kv, s->self, em_mgmt_wall_ms(), s->o.primary_lease_ms, &l);
+	int rc = em_lease_acquire(s->kv, EM_LEASE_KEY, s->self, em_mgmt_wall_ms(),
+				  s->o.primary_lease_ms, &l);
 	if (rc == 0) {
 		take_over(s, &l);
 	} else if (rc == -EBUSY) {

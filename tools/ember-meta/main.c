@@ -6,21 +6,28 @@
  *
  * Serves until SIGINT or SIGTERM, then stops listening, answers what it
  * already accepted (clients resend refused calls to another server) and
- * exits. Prints "ember-meta: ready URL" on stdout once it listens, for
+ * exits. With [meta] mgmtd set it also runs the upkeep thread
+ * (fs/client/gc.h): chunk GC when it holds the GC lease, and the cluster's
+ * space for statfs. Prints "ember-meta: ready URL" on stdout once it listens, for
  * scripts.
  */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "net/auth.h"
 #include "ember/errors.h"
+#include "fs/client/gc.h"
 #include "fs/kv/kv.h"
-#include "fs/mgmt/client.h"
 #include "fs/meta/service.h"
 #include "net/core/log.h"
 #include "net/daemon.h"
 #include "net/metrics_http.h"
 
 #define MAX_SECRET 4096
+#define MAX_MGMTD 16
 
 static const struct em_cfg_option meta_schema[] = {
 	{ "meta", "listen", EM_CFG_STRING, "tcp://0.0.0.0:9101", 0, 0,
@@ -42,6 +49,15 @@ static const struct em_cfg_option meta_schema[] = {
 	  "capacity statfs reports until the cluster manager reports real space" },
 	{ "meta", "drain_timeout", EM_CFG_DURATION, "5s", 0, 600000,
 	  "on SIGTERM, how long accepted requests may take to finish" },
+	{ "meta", "mgmtd", EM_CFG_STRING, "", 0, 0,
+	  "mgmtd URLs, comma-separated: for the chunk GC and the space statfs reports "
+	  "(empty: neither; deleted files' chunks stay until a server with it runs)" },
+	{ "meta", "gc_interval", EM_CFG_DURATION, "2s", 100, 3600000,
+	  "how often the GC drains its queue and the space is refreshed" },
+	{ "meta", "gc_lease", EM_CFG_DURATION, "10s", 1000, 600000,
+	  "lease of the one metadata server running the GC; another takes over this "
+	  "long after it stops" },
+	{ "meta", "gc_batch", EM_CFG_INT, "256", 1, 1024, "deleted files per GC pass" },
 	EM_CFG_END,
 };
 
@@ -55,7 +71,45 @@ struct daemon {
 	struct em_meta_service *svc;
 	struct em_metrics_http *http;
 	struct em_daemon_signals sig;
+	char *mgmtd_copy;
+	const char *mgmtd[MAX_MGMTD];
+	struct em_fs_gc *gc;
+	uint8_t secret[MAX_SECRET];  /* the GC thread connects with it later */
+	size_t secret_len;
 };
+
+/* The upkeep thread, named in the GC lease by host and listen address. */
+static int start_gc(struct daemon *d, const char *url)
+{
+	const struct em_config *cfg = d->cfg;
+	d->mgmtd_copy = strdup(em_config_str(cfg, "meta", "mgmtd"));
+	if (!d->mgmtd_copy)
+		return -ENOMEM;
+	size_t n = 0;
+	char *save = NULL;
+	for (char *u = strtok_r(d->mgmtd_copy, ", ", &save); u && n < MAX_MGMTD;
+	     u = strtok_r(NULL, ", ", &save))
+		d->mgmtd[n++] = u;
+	if (!n) {
+		EM_WARN("meta", "no [meta] mgmtd: no chunk GC and no space reports from here");
+		return 0;
+	}
+	char host[64] = "?", self[128];
+	gethostname(host, sizeof(host) - 1);
+	snprintf(self, sizeof(self), "meta@%s/%s", host, url);
+	struct em_fs_gc_opts go = {
+		.kv = d->kv, .meta = d->meta, .self = self,
+		.mgmtd = d->mgmtd, .n_mgmtd = n,
+		.secret = d->secret, .secret_len = d->secret_len,
+		.interval_ms = (uint32_t)em_config_duration_ms(cfg, "meta", "gc_interval"),
+		.lease_ms = (uint32_t)em_config_duration_ms(cfg, "meta", "gc_lease"),
+		.batch = (uint32_t)em_config_int(cfg, "meta", "gc_batch"),
+	};
+	int rc = em_fs_gc_start(&go, &d->gc);
+	if (rc)
+		EM_ERR("meta", "starting the GC: %s", em_strerror(rc));
+	return rc;
+}
 
 static int open_store(struct daemon *d)
 {
@@ -83,17 +137,17 @@ static int open_store(struct daemon *d)
 static int start(struct daemon *d)
 {
 	const struct em_config *cfg = d->cfg;
-	uint8_t secret[MAX_SECRET];
 	const char *sf = em_config_str(cfg, "meta", "secret_file");
-	int n = em_auth_read_secret(sf, secret, sizeof(secret));
+	int n = em_auth_read_secret(sf, d->secret, sizeof(d->secret));
 	if (n < 0) {
 		EM_ERR("meta", "secret_file %s: %s", sf, em_strerror(n));
 		return n;
 	}
+	d->secret_len = (size_t)n;
 	int rc = open_store(d);
 	struct em_net_config nc;
 	em_net_config_from(cfg, &nc);
-	struct em_rpc_opts ro = { .secret = secret, .secret_len = (size_t)n };
+	struct em_rpc_opts ro = { .secret = d->secret, .secret_len = d->secret_len };
 	if (rc == 0)
 		rc = em_reactor_create("meta", &d->r);
 	if (rc == 0)
@@ -110,6 +164,8 @@ static int start(struct daemon *d)
 	if (rc == 0)
 		rc = em_daemon_listen(d->rpc, em_config_str(cfg, "meta", "listen"), "meta", url,
 				      sizeof(url));
+	if (rc >= 0)
+		rc = start_gc(d, url);
 	if (rc >= 0 && (rc = em_metrics_http_from_config(cfg, &d->http)) == 0 && d->http)
 		printf("ember-meta: metrics port %d\n", em_metrics_http_port(d->http));
 	if (rc == 0) {
@@ -123,6 +179,8 @@ static int start(struct daemon *d)
 static void stop(struct daemon *d)
 {
 	em_metrics_http_stop(d->http);
+	em_fs_gc_stop(d->gc);
+	free(d->mgmtd_copy);
 	if (d->rpc) {
 		if (!em_daemon_drain(d->rpc, d->r,
 				     em_config_duration_ms(d->cfg, "meta", "drain_timeout")))

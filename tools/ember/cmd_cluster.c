@@ -209,25 +209,56 @@ static void print_nodes(const struct opts *o, const struct em_mgmt_list *l)
 		printf("]}\n");
 }
 
+static double pct(uint64_t part, uint64_t whole)
+{
+	return whole ? 100.0 * (double)part / (double)whole : 0;
+}
+
 static void print_targets(const struct opts *o, const struct em_mgmt_list *l)
 {
 	const struct em_routing *r = &l->routing;
 	if (!o->json)
-		printf("%-8s %-8s %-8s %-9s %s\n", "TARGET", "NODE", "CHAIN", "STATE", "LOCAL");
+		printf("%-8s %-8s %-8s %-9s %-9s %10s %10s %10s %5s\n", "TARGET", "NODE", "CHAIN",
+		       "STATE", "LOCAL", "SIZE", "USED", "FREE", "USE%");
 	else
 		printf("{\"routing_version\":%llu,\"targets\":[", (unsigned long long)r->version);
 	for (size_t i = 0; i < r->ntargets; i++) {
 		const struct em_target *t = &r->targets[i];
-		if (o->json)
-			printf("%s{\"id\":%u,\"node\":%u,\"chain\":%u,\"state\":\"%s\",\"local\":\"%s\"}",
+		uint64_t free_b = t->total_bytes - t->used_bytes;
+		if (o->json) {
+			printf("%s{\"id\":%u,\"node\":%u,\"chain\":%u,\"state\":\"%s\",\"local\":\"%s\","
+			       "\"total_bytes\":%llu,\"used_bytes\":%llu,\"free_bytes\":%llu}",
 			       i ? "," : "", t->id, t->node, t->chain, pub_name(r, t->id),
-			       em_local_state_name(t->local));
-		else
-			printf("%-8u %-8u %-8u %-9s %s\n", t->id, t->node, t->chain,
-			       pub_name(r, t->id), em_local_state_name(t->local));
+			       em_local_state_name(t->local), (unsigned long long)t->total_bytes,
+			       (unsigned long long)t->used_bytes, (unsigned long long)free_b);
+			continue;
+		}
+		char sz[32], us[32], fr[32];
+		if (!t->total_bytes) {
+			printf("%-8u %-8u %-8u %-9s %-9s %10s %10s %10s %5s\n", t->id, t->node, t->chain,
+			       pub_name(r, t->id), em_local_state_name(t->local), "-", "-", "-", "-");
+			continue;
+		}
+		printf("%-8u %-8u %-8u %-9s %-9s %10s %10s %10s %4.0f%%\n", t->id, t->node, t->chain,
+		       pub_name(r, t->id), em_local_state_name(t->local),
+		       em_fmt_bytes(t->total_bytes, sz, sizeof(sz)),
+		       em_fmt_bytes(t->used_bytes, us, sizeof(us)),
+		       em_fmt_bytes(free_b, fr, sizeof(fr)), pct(t->used_bytes, t->total_bytes));
 	}
-	if (o->json)
-		printf("]}\n");
+	struct em_routing_space sp;
+	em_routing_space(r, &sp);
+	if (o->json) {
+		printf("],\"space\":{\"raw_total_bytes\":%llu,\"raw_used_bytes\":%llu,"
+		       "\"total_bytes\":%llu,\"used_bytes\":%llu,\"replicas\":%u}}\n",
+		       (unsigned long long)sp.raw_total, (unsigned long long)sp.raw_used,
+		       (unsigned long long)sp.total, (unsigned long long)sp.used, sp.replicas);
+		return;
+	}
+	char a[32], b[32], c[32], d[32];
+	printf("total: %s raw, %s used (%.0f%%); usable with %u replicas: %s, %s free\n",
+	       em_fmt_bytes(sp.raw_total, a, sizeof(a)), em_fmt_bytes(sp.raw_used, b, sizeof(b)),
+	       pct(sp.raw_used, sp.raw_total), sp.replicas, em_fmt_bytes(sp.total, c, sizeof(c)),
+	       em_fmt_bytes(sp.total - sp.used, d, sizeof(d)));
 }
 
 static void print_chains(const struct opts *o, const struct em_mgmt_list *l)

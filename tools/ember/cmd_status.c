@@ -101,8 +101,14 @@ static void print_json(const struct em_mgmt_list *l, const struct counts *c)
 	printf("],\"nodes_alive\":%u,\"nodes_dead\":%u,\"targets\":{", c->alive, c->dead);
 	for (int s = 0; s < EM_PUB_COUNT; s++)
 		printf("%s\"%s\":%u", s ? "," : "", em_pub_state_name(s), c->state[s]);
+	struct em_routing_space sp;
+	em_routing_space(r, &sp);
 	printf("},\"chains\":{\"total\":%zu,\"serving\":%u,\"degraded\":%u,\"down\":%u},"
-	       "\"mounts\":[", r->nchains, c->serving, c->degraded, c->down);
+	       "\"space\":{\"raw_total_bytes\":%llu,\"raw_used_bytes\":%llu,\"total_bytes\":%llu,"
+	       "\"used_bytes\":%llu,\"replicas\":%u},\"mounts\":[",
+	       r->nchains, c->serving, c->degraded, c->down, (unsigned long long)sp.raw_total,
+	       (unsigned long long)sp.raw_used, (unsigned long long)sp.total,
+	       (unsigned long long)sp.used, sp.replicas);
 	each_mount(mount_json, NULL);
 	printf("]}\n");
 }
@@ -130,6 +136,16 @@ static void print_human(const struct em_mgmt_list *l, const struct counts *c,
 	printf("%s\n", any ? "" : " none in chains (ember create-chains)");
 	printf("chains   %zu: %u serving, %u degraded, %u down\n", r->nchains, c->serving,
 	       c->degraded, c->down);
+	struct em_routing_space sp;
+	em_routing_space(r, &sp);
+	char a[32], b[32], f[32];
+	if (sp.reported)
+		printf("space    %s usable (%u replicas), %s used, %s free (%.0f%% used)\n",
+		       em_fmt_bytes(sp.total, a, sizeof(a)), sp.replicas,
+		       em_fmt_bytes(sp.used, b, sizeof(b)), em_fmt_bytes(sp.total - sp.used, f, sizeof(f)),
+		       sp.total ? 100.0 * (double)sp.used / (double)sp.total : 0);
+	else
+		printf("space    not reported yet\n");
 	printf("mounts   ");
 	bool mounted = false;
 	each_mount(mount_human, &mounted);

@@ -83,8 +83,8 @@ cluster_start() {
 	cluster_wait_serving 30 || return 1
 	printf '[meta]\nlisten = tcp://127.0.0.1:0\nkv = lmdb:%s/meta-kv\nsecret_file = %s\n' \
 		"$CLUSTER_DIR" "$EM_SECRET" > "$CLUSTER_DIR/meta.ini"
-	printf 'chain_count = %d\nstripe = %d\nchunk_size = 64K\n%s\n' \
-		"$nchains" "$nchains" "$meta_extra" >> "$CLUSTER_DIR/meta.ini"
+	printf 'chain_count = %d\nstripe = %d\nchunk_size = 64K\nmgmtd = %s\ngc_interval = 500ms\n%s\n' \
+		"$nchains" "$nchains" "$EM_MGMTD" "$meta_extra" >> "$CLUSTER_DIR/meta.ini"
 	_cluster_spawn ember-meta "$CLUSTER_DIR/meta.log" "$bin/ember-meta" \
 		-c "$CLUSTER_DIR/meta.ini" -l warn || return 1
 	EM_META=$_ready_url

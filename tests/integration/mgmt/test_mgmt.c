@@ -138,7 +138,9 @@ static unsigned report(void *arg, struct em_target_report *out, unsigned cap)
 {
 	struct node *n = arg;
 	for (unsigned s = 0; s < TPN; s++)
-		out[s] = (struct em_target_report){ EM_TARGET_ID(n->id, s), n->local };
+		/* Space: 1 GiB per target, node id x target slot + 1 MiB used. */
+		out[s] = (struct em_target_report){ EM_TARGET_ID(n->id, s), n->local, 1ull << 30,
+						    (uint64_t)n->id * (s + 1) << 20 };
 	return TPN;
 }
 
@@ -299,6 +301,9 @@ static void failure_and_resync(void)
 	ok(c && pos == (int)c->n - 1, "the failed target moved to the chain's tail");
 	ok(c && c->version > 1, "the chain version was bumped");
 	ok(l.routing.version > v0, "the routing version was bumped");
+	const struct em_target *sp = em_routing_target(&l.routing, EM_TARGET_ID(nodes[0].id, 1));
+	ok(sp && sp->total_bytes == 1ull << 30 && sp->used_bytes == (uint64_t)nodes[0].id * 2 << 20,
+	   "LIST carries the space a heartbeat reported");
 	is_int(em_routing_target_state(&l.routing, EM_TARGET_ID(victim->id, 1)), EM_PUB_OFFLINE,
 	       "the node's other target too");
 	uint64_t cv = c ? c->version : 0, rv = l.routing.version;

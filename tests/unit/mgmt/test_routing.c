@@ -30,8 +30,8 @@ static void build(struct em_routing *r)
 static int heartbeat(struct em_routing *r, uint32_t node, uint64_t now, int local)
 {
 	struct em_target_report rep[2] = {
-		{ EM_TARGET_ID(node, 0), (uint8_t)local },
-		{ EM_TARGET_ID(node, 1), (uint8_t)local },
+		{ EM_TARGET_ID(node, 0), (uint8_t)local, 0, 0 },
+		{ EM_TARGET_ID(node, 1), (uint8_t)local, 0, 0 },
 	};
 	return em_routing_heartbeat(r, node, now, rep, 2);
 }
@@ -105,13 +105,13 @@ static void test_heartbeats_and_leases(void)
 	is_int(em_routing_chain(&r, 1)->version, 5, "four changes, four bumps");
 
 	/* A heartbeat that leaves a target out reports it offline. */
-	struct em_target_report one = { 2001, EM_LOCAL_UPTODATE };
+	struct em_target_report one = { 2001, EM_LOCAL_UPTODATE, 0, 0 };
 	is_int(em_routing_heartbeat(&r, 2, 14000, &one, 1), 0, "partial heartbeat");
 	em_routing_tick(&r, 14000, LEASE);
 	is_int(em_routing_target_state(&r, 2002), EM_PUB_OFFLINE, "unreported target is offline");
 	is_int(em_routing_target_state(&r, 2001), EM_PUB_SERVING, "reported one serves");
 
-	struct em_target_report foreign = { 3001, EM_LOCAL_UPTODATE };
+	struct em_target_report foreign = { 3001, EM_LOCAL_UPTODATE, 0, 0 };
 	is_int(em_routing_heartbeat(&r, 2, 14000, &foreign, 1), -EINVAL,
 	       "reporting another node's target refused");
 	is_int(em_routing_heartbeat(&r, 7, 14000, NULL, 0), -ENOENT, "unknown node refused");
@@ -304,6 +304,43 @@ static void test_codec(void)
 	em_routing_clear(&r);
 }
 
+/* Space comes with heartbeats; usable space is raw over the replicas, and
+ * targets outside every chain do not count. */
+static void test_space(void)
+{
+	struct em_routing r;
+	build(&r);
+	em_routing_add_target(&r, EM_TARGET_ID(1, 2), 1);
+	struct em_routing_space sp;
+	em_routing_space(&r, &sp);
+	is_int((long long)sp.reported, 0, "nothing reported yet");
+	is_int((long long)sp.targets, 6, "six targets in chains");
+	is_int(sp.replicas, 3, "three replicas");
+	const uint64_t G = 1ull << 30, M = 1ull << 20;
+	for (uint32_t n = 1; n <= 3; n++) {
+		struct em_target_report rep[3] = {
+			{ EM_TARGET_ID(n, 0), EM_LOCAL_UPTODATE, G, n * 100 * M },
+			{ EM_TARGET_ID(n, 1), EM_LOCAL_UPTODATE, G, n * 100 * M },
+			{ EM_TARGET_ID(n, 2), EM_LOCAL_UPTODATE, G, G },
+		};
+		is_int(em_routing_heartbeat(&r, n, 1000, rep, n == 1 ? 3 : 2), 0, "heartbeat");
+	}
+	is_int((long long)em_routing_target(&r, 2001)->used_bytes, (long long)(200 * M),
+	       "a target keeps what it reported");
+	em_routing_space(&r, &sp);
+	is_int((long long)sp.reported, 6, "all six reported");
+	is_int((long long)sp.raw_total, (long long)(6 * G), "raw total");
+	is_int((long long)sp.raw_used, (long long)(1200 * M), "raw used: the chainless one left out");
+	is_int((long long)sp.total, (long long)(2 * G), "usable: raw over three");
+	is_int((long long)sp.used, (long long)(400 * M), "used: raw over three");
+	em_routing_clear(&r);
+	em_routing_init(&r);
+	em_routing_space(&r, &sp);
+	is_int(sp.replicas, 0, "no chains: no replicas");
+	is_int((long long)sp.total, 0, "and no usable space");
+	em_routing_clear(&r);
+}
+
 int main(void)
 {
 	em_log_set_level(EM_LOG_ERROR);
@@ -312,5 +349,6 @@ int main(void)
 	test_offline_target();
 	test_add_table();
 	test_codec();
+	test_space();
 	return tap_done();
 }

@@ -112,12 +112,12 @@ static void test_store(struct em_kv *kv)
 static void test_lease(struct em_kv *kv)
 {
 	struct em_lease a, b, seen;
-	is_int(em_lease_acquire(kv, "mgmtd-a", 1000, 60000, &a), 0, "a acquires a free lease");
+	is_int(em_lease_acquire(kv, EM_LEASE_KEY, "mgmtd-a", 1000, 60000, &a), 0, "a acquires a free lease");
 	is_int(a.term, 1, "first term");
 	is_int(a.expires_ms, 61000, "expiry");
-	is_int(em_lease_acquire(kv, "mgmtd-b", 2000, 60000, &seen), -EBUSY, "b is refused");
+	is_int(em_lease_acquire(kv, EM_LEASE_KEY, "mgmtd-b", 2000, 60000, &seen), -EBUSY, "b is refused");
 	is_str(seen.holder, "mgmtd-a", "and told who holds it");
-	is_int(em_lease_acquire(kv, "mgmtd-a", 10000, 60000, &a), 0, "a re-acquires its own");
+	is_int(em_lease_acquire(kv, EM_LEASE_KEY, "mgmtd-a", 10000, 60000, &a), 0, "a re-acquires its own");
 	is_int(a.term, 1, "same tenure");
 	is_int(em_lease_renew(kv, &a, 20000, 60000, &a), 0, "a renews");
 	is_int(a.expires_ms, 80000, "later expiry");
@@ -129,7 +129,7 @@ static void test_lease(struct em_kv *kv)
 	is_int(em_mgmt_store_save(kv, &r, &a, 30000), 0, "the primary writes");
 
 	/* a stalls past its expiry; b takes over. */
-	is_int(em_lease_acquire(kv, "mgmtd-b", 80000, 60000, &b), 0, "b takes the expired lease");
+	is_int(em_lease_acquire(kv, EM_LEASE_KEY, "mgmtd-b", 80000, 60000, &b), 0, "b takes the expired lease");
 	is_int(b.term, 2, "a new term");
 	is_int(em_lease_renew(kv, &a, 81000, 60000, &seen), -ESTALE, "a's renewal fails");
 	em_routing_register_node(&r, 2, "tcp://b:1", 0);
@@ -139,11 +139,11 @@ static void test_lease(struct em_kv *kv)
 
 	is_int(em_lease_release(kv, &b), 0, "b releases");
 	is_int(em_lease_renew(kv, &b, 90000, 60000, &seen), -ESTALE, "a released lease is not renewed");
-	is_int(em_lease_acquire(kv, "mgmtd-a", 90000, 60000, &a), 0, "a gets it at once");
+	is_int(em_lease_acquire(kv, EM_LEASE_KEY, "mgmtd-a", 90000, 60000, &a), 0, "a gets it at once");
 	is_int(a.term, 3, "terms never repeat");
 	is_int(em_lease_release(kv, &b), 0, "releasing someone else's lease is a no-op");
-	is_int(em_lease_acquire(kv, "mgmtd-b", 91000, 60000, &seen), -EBUSY, "a still holds it");
-	is_int(em_lease_acquire(kv, "", 0, 1, &seen), -EINVAL, "empty holder refused");
+	is_int(em_lease_acquire(kv, EM_LEASE_KEY, "mgmtd-b", 91000, 60000, &seen), -EBUSY, "a still holds it");
+	is_int(em_lease_acquire(kv, EM_LEASE_KEY, "", 0, 1, &seen), -EINVAL, "empty holder refused");
 	em_routing_clear(&r);
 }
 
