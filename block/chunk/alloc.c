@@ -53,7 +53,7 @@ static void assign(struct em_alloc *a, uint32_t seg, unsigned cls)
 	a->class_segs[cls]++;
 }
 
-int em_alloc_get(struct em_alloc *a, unsigned cls, uint64_t *loc)
+static int get_in_class(struct em_alloc *a, unsigned cls, uint64_t *loc)
 {
 	uint32_t nslots = em_alloc_seg_slots(cls);
 	uint32_t seg = a->nseg;
@@ -81,6 +81,19 @@ int em_alloc_get(struct em_alloc *a, unsigned cls, uint64_t *loc)
 	*loc = em_loc_make((uint64_t)seg * EM_SEGMENT_SIZE + (uint64_t)slot * em_alloc_slot_size(cls),
 			   cls);
 	return 0;
+}
+
+int em_alloc_get(struct em_alloc *a, unsigned cls, uint64_t *loc)
+{
+	int rc = get_in_class(a, cls, loc);
+	/* No room in the class and no free segment: a slot of a bigger class
+	 * is better than a false ENOSPC while segments handed to other classes
+	 * sit mostly empty (on a small device each class holds a 64 MiB
+	 * segment of its own). The chunk only wastes the rest of its slot. */
+	for (unsigned c = cls + 1; rc == -ENOSPC && c < EM_CHUNK_CLASSES; c++)
+		if (a->class_segs[c])
+			rc = get_in_class(a, c, loc);
+	return rc;
 }
 
 static int locate(const struct em_alloc *a, uint64_t loc, uint32_t *seg, uint32_t *slot)

@@ -50,7 +50,9 @@ static inline uint32_t em_alloc_seg_slots(unsigned cls)
 	return EM_SEG_MAX_SLOTS >> cls;
 }
 
-/* A free slot of class cls: *loc gets its location. -ENOSPC when full. */
+/* A free slot of class cls (or, when that class is full and no segment is
+ * free, of the smallest bigger class with room): *loc gets its location,
+ * which names the slot's class. -ENOSPC when nothing fits. */
 int em_alloc_get(struct em_alloc *a, unsigned cls, uint64_t *loc);
 /* Claim the slot at loc (rebuilding at open). -EUCLEAN if it lies outside
  * the data area, in a segment of another class, or is already claimed. */

@@ -6,10 +6,14 @@
 #   cluster_kill_node I        kill -9 storage node I (1-based); fails unless that killed it
 #   cluster_restart_node I     start it again on the same port
 #   cluster_wait_serving [S]   until every chain member is serving (S seconds, default 60)
+#   cluster_kill_meta          kill -9 ember-meta; fails unless that killed it
+#   cluster_restart_meta       start it again on the same port
 #   cluster_stop               SIGTERM everything, remove nothing (WORKDIR is the caller's)
 #
 # Daemons listen on port 0 and announce "NAME: ready URL" on stdout; their
-# logs are WORKDIR/NAME.log. Target files are 512 MiB sparse files.
+# logs are WORKDIR/NAME.log. Target files are sparse, $CLUSTER_TARGET_SIZE
+# (default 512M); the metadata store is $CLUSTER_META_KV (default LMDB in
+# WORKDIR), new files' chunks $CLUSTER_CHUNK_SIZE (default 64K).
 
 _cluster_pids=()
 
@@ -48,6 +52,15 @@ _storage_ini() {
 	} > "$ini"
 }
 
+_meta_ini() {
+	{
+		printf '[meta]\nlisten = %s\nkv = %s\nsecret_file = %s\n' "$1" \
+			"${CLUSTER_META_KV:-lmdb:$CLUSTER_DIR/meta-kv}" "$EM_SECRET"
+		printf 'chunk_size = %s\nmgmtd = %s\ngc_interval = 500ms\n%s\n' \
+			"${CLUSTER_CHUNK_SIZE:-64K}" "$EM_MGMTD" "$CLUSTER_META_EXTRA"
+	} > "$CLUSTER_DIR/meta.ini"
+}
+
 cluster_start() {
 	CLUSTER_BUILD=$1 CLUSTER_DIR=$2
 	CLUSTER_NODES=${3:-3} CLUSTER_TPN=${4:-2}
@@ -70,7 +83,8 @@ cluster_start() {
 	CLUSTER_STORAGE_PID=()
 	for i in $(seq 1 "$CLUSTER_NODES"); do
 		for s in $(seq 0 $((CLUSTER_TPN - 1))); do
-			"$EM_CLI" target format "$CLUSTER_DIR/node$i-t$s" --size 512M > /dev/null || return 1
+			"$EM_CLI" target format "$CLUSTER_DIR/node$i-t$s" \
+				--size "${CLUSTER_TARGET_SIZE:-512M}" > /dev/null || return 1
 		done
 		_storage_ini "$i" tcp://127.0.0.1:0
 		_cluster_spawn ember-storage "$CLUSTER_DIR/storage$i.log" "$bin/ember-storage" \
@@ -81,12 +95,13 @@ cluster_start() {
 	"$EM_CLI" create-chains --replicas "$replicas" --mgmtd "$EM_MGMTD" \
 		--secret-file "$EM_SECRET" > /dev/null || return 1
 	cluster_wait_serving 30 || return 1
-	printf '[meta]\nlisten = tcp://127.0.0.1:0\nkv = lmdb:%s/meta-kv\nsecret_file = %s\n' \
-		"$CLUSTER_DIR" "$EM_SECRET" > "$CLUSTER_DIR/meta.ini"
-	printf 'chain_count = %d\nstripe = %d\nchunk_size = 64K\nmgmtd = %s\ngc_interval = 500ms\n%s\n' \
-		"$nchains" "$nchains" "$EM_MGMTD" "$meta_extra" >> "$CLUSTER_DIR/meta.ini"
+	CLUSTER_META_EXTRA="chain_count = $nchains
+stripe = $nchains
+$meta_extra"
+	_meta_ini tcp://127.0.0.1:0
 	_cluster_spawn ember-meta "$CLUSTER_DIR/meta.log" "$bin/ember-meta" \
 		-c "$CLUSTER_DIR/meta.ini" -l warn || return 1
+	CLUSTER_META_PID=$_spawned_pid
 	EM_META=$_ready_url
 	export EM_MGMTD EM_META EM_SECRET EM_CLI
 }
@@ -123,6 +138,21 @@ cluster_restart_node() {
 	_cluster_spawn ember-storage "$CLUSTER_DIR/storage$i.log" \
 		"$CLUSTER_BUILD/tools/ember-storage" -c "$CLUSTER_DIR/storage$i.ini" -l warn || return 1
 	CLUSTER_STORAGE_PID[$i]=$_spawned_pid
+}
+
+cluster_kill_meta() {
+	local st
+	kill -9 "$CLUSTER_META_PID" 2>/dev/null
+	wait "$CLUSTER_META_PID" 2>/dev/null
+	st=$?
+	[ "$st" = 137 ] || { echo "cluster: ember-meta ended with status $st, not by SIGKILL" >&2; return 1; }
+}
+
+cluster_restart_meta() {
+	_meta_ini "$EM_META"
+	_cluster_spawn ember-meta "$CLUSTER_DIR/meta.log" "$CLUSTER_BUILD/tools/ember-meta" \
+		-c "$CLUSTER_DIR/meta.ini" -l warn || return 1
+	CLUSTER_META_PID=$_spawned_pid
 }
 
 cluster_stop() {

@@ -147,6 +147,27 @@ static void test_alloc(void)
 	is_int(got, 3, "then serves any class");
 	is_int(em_alloc_get(&a, 0, &l), -ENOSPC, "full");
 	em_alloc_destroy(&a);
+
+	/* Two segments, one per class: once the small class is full and no
+	 * segment is free, small chunks go to the bigger class's free slots. */
+	is_int(em_alloc_init(&a, 2), 0, "two segments");
+	uint64_t mid, small[1024];
+	is_int(em_alloc_get(&a, 4, &mid), 0, "a 1 MiB slot takes the first segment");
+	fails = 0;
+	for (int i = 0; i < 1024; i++)
+		fails += em_alloc_get(&a, 0, &small[i]) != 0;
+	is_int(fails, 0, "1024 small slots fill the second");
+	is_int(em_alloc_get(&a, 0, &l), 0, "the next small one still fits");
+	is_int(em_loc_class(l), 4, "in a slot of the bigger class");
+	is_int((long long)a.class_used[4], 2, "counted there");
+	em_alloc_put(&a, l);
+	is_int((long long)a.class_used[4], 1, "and freed there");
+	int spill = 0;
+	while (em_alloc_get(&a, 0, &l) == 0)
+		spill++;
+	is_int(spill, 63, "the rest of the 1 MiB segment takes small chunks");
+	is_int(em_alloc_get(&a, 5, &l), -ENOSPC, "a bigger class than any with room: full");
+	em_alloc_destroy(&a);
 }
 
 int main(void)
