@@ -59,6 +59,14 @@ int em_fs_space(struct em_fs *fs, struct em_routing_space *out);
 int em_fs_remove_file(struct em_fs *fs, uint64_t ino, const struct em_meta_layout *l,
 		      uint64_t length, uint64_t *removed);
 
+/* How far a file's data goes on storage, for a write session whose client
+ * died: the chunks from the one holding `known` on are probed a batch of at
+ * least a stripe at a time until a batch finds none, and the last chunk
+ * found is read for its length. *out is never below known. A chunk written
+ * more than a batch of missing chunks past the others is not found. */
+int em_fs_recover_length(struct em_fs *fs, uint64_t ino, const struct em_meta_layout *l,
+			 uint64_t known, uint64_t *out);
+
 /* An open file: the inode's shared state (size as this mount knows it,
  * layout) and the opener's write session. */
 struct em_fs_file;

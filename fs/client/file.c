@@ -32,6 +32,7 @@ static struct em_fs_file *file_new(struct em_fs *fs, const struct em_meta_cred *
 		pthread_mutex_lock(&f->in->mu);
 		f->in->writers++;
 		pthread_mutex_unlock(&f->in->mu);
+		em_fs_sessions_add(fs, 1);
 	}
 	return f;
 }
@@ -118,11 +119,11 @@ int em_fs_file_release(struct em_fs *fs, struct em_fs_file *f)
 	int rc = 0;
 	if (f->session) {
 		uint64_t size = em_fs_inode_size(in);
-		rc = em_fs_errno(em_meta_client_close(fs->meta, &f->cred, in->ino, f->session,
-						      size));
+		rc = em_fs_errno(em_fs_close_session(fs, &f->cred, in->ino, f->session, size));
 		if (rc)
 			EM_ERR("fs", "inode %llu: closing write session: %s",
 			       (unsigned long long)in->ino, em_strerror(rc));
+		em_fs_sessions_add(fs, -1);
 		pthread_mutex_lock(&in->mu);
 		in->writers--;
 		if (rc == 0 && size > in->published)
@@ -277,6 +278,54 @@ int em_fs_remove_file(struct em_fs *fs, uint64_t ino, const struct em_meta_layou
 	int rc = remove_chunks(fs, ino, l, 0, end);
 	if (rc == 0)
 		*removed = end;
+	return rc;
+}
+
+int em_fs_recover_length(struct em_fs *fs, uint64_t ino, const struct em_meta_layout *l,
+			 uint64_t known, uint64_t *out)
+{
+	uint64_t cs = l->chunk_size;
+	uint64_t batch = l->stripe < 16 ? 16 : l->stripe > TRIM_BATCH ? TRIM_BATCH : l->stripe;
+	int64_t last = -1;
+	uint8_t probe[TRIM_BATCH];
+	*out = known;
+	if (!cs)
+		return -EINVAL;
+	for (uint64_t i = known / cs;; i += batch) {
+		struct em_fs_op *ops;
+		int n = em_fs_make_ops(fs, ino, l, false, NULL, i * cs, batch * cs, &ops);
+		if (n < 0)
+			return n;
+		for (int j = 0; j < n; j++) {
+			ops[j].buf = &probe[j];
+			ops[j].offset = 0;
+			ops[j].len = 1;
+		}
+		int rc = em_fs_io_run(fs, ops, (size_t)n);
+		bool found = false;
+		for (int j = 0; rc == 0 && j < n; j++)
+			if (ops[j].result >= 0) {
+				last = (int64_t)ops[j].index;
+				found = true;
+			}
+		free(ops);
+		if (rc)
+			return rc;
+		if (!found)
+			break;
+	}
+	if (last < 0)
+		return 0;
+	uint8_t *buf = malloc(cs);
+	if (!buf)
+		return -ENOMEM;
+	struct em_fs_op *op;
+	int n = em_fs_make_ops(fs, ino, l, false, buf, (uint64_t)last * cs, cs, &op);
+	int rc = n < 0 ? n : em_fs_io_run(fs, op, 1);
+	if (rc == 0 && op->result > 0 && (uint64_t)last * cs + (uint64_t)op->result > known)
+		*out = (uint64_t)last * cs + (uint64_t)op->result;
+	free(n > 0 ? op : NULL);
+	free(buf);
 	return rc;
 }
 

@@ -18,6 +18,7 @@
 
 struct gc_metrics {
 	struct em_metric *queue, *files, *chunks, *bytes, *errors, *leader;
+	struct em_metric *expired, *recovered;
 };
 
 struct em_fs_gc {
@@ -32,6 +33,8 @@ struct em_fs_gc {
 	bool leader;
 	struct em_lease lease;
 	struct em_meta_gc_entry *ents;
+	struct em_meta_session_info *sess;
+	uint64_t started_ms;        /* wall clock the thread started */
 	struct gc_metrics m;
 };
 
@@ -148,6 +151,72 @@ static bool lease_step(struct em_fs_gc *g)
 	return g->leader && wall_ms() + g->o.lease_ms / 4 < g->lease.expires_ms;
 }
 
+static int64_t wall_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int recover_one(struct em_fs *fs, struct em_meta *m, const struct em_meta_session_info *s,
+		       int64_t now, uint64_t *len)
+{
+	*len = s->attr.size;
+	int rc = em_fs_recover_length(fs, s->ino, &s->attr.layout, s->attr.size, len);
+	if (rc == 0)
+		rc = em_meta_session_recover(m, s->ino, s->session, *len, now);
+	if (rc == 0)
+		EM_INFO("gc", "inode %llu: write session of client %016llx expired; length %llu "
+			"(metadata had %llu)%s", (unsigned long long)s->ino,
+			(unsigned long long)s->client, (unsigned long long)*len,
+			(unsigned long long)s->attr.size, s->attr.nlink ? "" : ", unlinked: to GC");
+	return rc;
+}
+
+static int gc_one(struct em_fs *fs, struct em_meta *m, const struct em_meta_gc_entry *e,
+		  uint64_t *removed)
+{
+	*removed = 0;
+	int rc = em_fs_remove_file(fs, e->ino, &e->layout, e->length, removed);
+	return rc ? rc : em_meta_gc_done(m, e->ino);
+}
+
+/* Ends the write sessions of dead clients with the length their data has
+ * on storage. Only after this server has run for a lease: a client cut off
+ * by a metadata restart had that long to renew through us. */
+static void recover_sessions(struct em_fs_gc *g)
+{
+	if (wall_ms() < g->started_ms + g->o.session_lease_ms)
+		return;
+	int64_t now = wall_ns();
+	size_t n = 0;
+	int rc = em_meta_expired_sessions(g->o.meta, now, g->sess, g->o.batch, &n);
+	if (rc < 0) {
+		EM_WARN_LIMITED("gc", "listing write sessions: %s", em_strerror(rc));
+		return;
+	}
+	set(g->m.expired, (int64_t)n);
+	for (size_t i = 0; i < n && !stopping(g); i++) {
+		const struct em_meta_session_info *s = &g->sess[i];
+		if (wall_ms() + g->o.lease_ms / 2 >= g->lease.expires_ms && !lease_step(g))
+			break;
+		uint64_t len;
+		rc = recover_one(g->fs, g->o.meta, s, now, &len);
+		if (rc == -EBUSY || rc == -EBADF)
+			continue; /* renewed or closed meanwhile */
+		if (rc) {
+			add(g->m.errors, 1);
+			EM_WARN_LIMITED("gc", "inode %llu: recovering session %016llx: %s; retried next pass",
+					(unsigned long long)s->ino, (unsigned long long)s->session,
+					em_strerror(rc));
+			continue;
+		}
+		add(g->m.recovered, 1);
+	}
+	if ((rc = em_meta_prune_clients(g->o.meta, now)) < 0)
+		EM_WARN_LIMITED("gc", "pruning client records: %s", em_strerror(rc));
+}
+
 /* One batch; true when the queue may hold more right now. */
 static bool pass(struct em_fs_gc *g)
 {
@@ -164,11 +233,9 @@ static bool pass(struct em_fs_gc *g)
 		/* Renew half-way through the lease so long batches keep it. */
 		if (wall_ms() + g->o.lease_ms / 2 >= g->lease.expires_ms && !lease_step(g))
 			break;
-		uint64_t removed = 0;
-		rc = em_fs_remove_file(g->fs, e->ino, &e->layout, e->length, &removed);
+		uint64_t removed;
+		rc = gc_one(g->fs, g->o.meta, e, &removed);
 		add(g->m.chunks, removed);
-		if (rc == 0)
-			rc = em_meta_gc_done(g->o.meta, e->ino);
 		if (rc) {
 			add(g->m.errors, 1);
 			EM_WARN_LIMITED("gc", "inode %llu: %s; retried next pass",
@@ -194,8 +261,10 @@ static void *run(void *arg)
 		bool more = false;
 		if (g->fs) {
 			refresh_space(g);
-			if (lease_step(g))
+			if (lease_step(g)) {
+				recover_sessions(g);
 				more = pass(g);
+			}
 		}
 		if (!more)
 			wait_interval(g);
@@ -224,11 +293,15 @@ int em_fs_gc_start(const struct em_fs_gc_opts *o, struct em_fs_gc **out)
 		g->o.lease_ms = 10000;
 	if (!g->o.batch)
 		g->o.batch = 256;
+	if (!g->o.session_lease_ms)
+		g->o.session_lease_ms = EM_META_SESSION_LEASE_MS;
 	if (g->o.batch > EM_META_GC_LIST_MAX)
 		g->o.batch = EM_META_GC_LIST_MAX;
 	g->self = strdup(o->self);
 	g->o.self = g->self;
 	g->ents = calloc(g->o.batch, sizeof(*g->ents));
+	g->sess = calloc(g->o.batch, sizeof(*g->sess));
+	g->started_ms = wall_ms();
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -244,12 +317,17 @@ int em_fs_gc_start(const struct em_fs_gc_opts *o, struct em_fs_gc **out)
 		metric(EM_METRIC_COUNTER, "ember_gc_bytes_total", "lengths of the files GC freed"),
 		metric(EM_METRIC_COUNTER, "ember_gc_errors_total", "GC entries that failed, retried later"),
 		metric(EM_METRIC_GAUGE, "ember_gc_leader", "1 while this server holds the GC lease"),
+		metric(EM_METRIC_GAUGE, "ember_sessions_expired",
+		       "expired write sessions the last pass found (at most a batch)"),
+		metric(EM_METRIC_COUNTER, "ember_sessions_recovered_total",
+		       "expired write sessions ended with their length read from storage"),
 	};
-	int rc = g->self && g->ents ? -pthread_create(&g->thread, NULL, run, g) : -ENOMEM;
+	int rc = g->self && g->ents && g->sess ? -pthread_create(&g->thread, NULL, run, g) : -ENOMEM;
 	if (rc) {
 		pthread_cond_destroy(&g->cv);
 		pthread_mutex_destroy(&g->mu);
 		free(g->ents);
+		free(g->sess);
 		free(g->self);
 		free(g);
 		return rc;
@@ -270,6 +348,60 @@ void em_fs_gc_stop(struct em_fs_gc *g)
 	pthread_cond_destroy(&g->cv);
 	pthread_mutex_destroy(&g->mu);
 	free(g->ents);
+	free(g->sess);
 	free(g->self);
 	free(g);
+}
+
+int em_fs_upkeep_once(struct em_fs *fs, struct em_meta *m, struct em_fs_upkeep_counts *out)
+{
+	enum { BATCH = 64 };
+	struct em_meta_session_info sess[BATCH];
+	struct em_meta_gc_entry ents[BATCH];
+	int64_t now = wall_ns();
+	int first = 0;
+	size_t n;
+	*out = (struct em_fs_upkeep_counts){ 0 };
+	/* Failed items stay put and would be listed again: stop at a batch
+	 * that made no progress. */
+	for (;;) {
+		int rc = em_meta_expired_sessions(m, now, sess, BATCH, &n);
+		if (rc < 0)
+			return rc;
+		size_t done = 0;
+		for (size_t i = 0; i < n; i++) {
+			uint64_t len;
+			rc = recover_one(fs, m, &sess[i], now, &len);
+			if (rc == 0 || rc == -EBUSY || rc == -EBADF) {
+				out->recovered += rc == 0;
+				done++;
+			} else {
+				out->errors++;
+				first = first ? first : rc;
+			}
+		}
+		if (n < BATCH || done == 0)
+			break;
+	}
+	for (;;) {
+		int rc = em_meta_gc_list(m, ents, BATCH, &n);
+		if (rc < 0)
+			return rc;
+		size_t done = 0;
+		for (size_t i = 0; i < n; i++) {
+			uint64_t removed;
+			rc = gc_one(fs, m, &ents[i], &removed);
+			out->chunks += removed;
+			if (rc == 0) {
+				out->freed++;
+				done++;
+			} else {
+				out->errors++;
+				first = first ? first : rc;
+			}
+		}
+		if (n < BATCH || done < n)
+			break;
+	}
+	return first;
 }

@@ -89,7 +89,27 @@ struct em_fs {
 
 	pthread_mutex_t itab_mu;
 	struct em_fs_inode *itab[EM_FS_ITAB];
+
+	/* The session keeper (keeper.c); fields under keep_mu. */
+	pthread_mutex_t keep_mu;
+	pthread_cond_t keep_cv;
+	pthread_t keep_th;
+	bool keep_init, keep_running, keep_stop;
+	unsigned sessions;           /* write sessions open in this mount */
+	uint32_t lease_ms;           /* as the last renewal granted; 0: none yet */
+	struct em_fs_close_retry *retries;
 };
+
+/* The keeper thread: renews while write sessions are open, redelivers
+ * failed closes. stop makes one last attempt and drops the rest (they
+ * expire on the server and are recovered there). */
+int em_fs_keeper_start(struct em_fs *fs);
+void em_fs_keeper_stop(struct em_fs *fs);
+void em_fs_sessions_add(struct em_fs *fs, int delta);
+/* Ends a write session; a failure other than "already gone" is queued for
+ * the keeper to retry and reported as success: the length is not lost. */
+int em_fs_close_session(struct em_fs *fs, const struct em_meta_cred *cr, uint64_t ino,
+			uint64_t session, uint64_t length);
 
 /* Chain of chunk index of a file, refreshing the chain list when it is
  * empty; -EAGAIN when the cluster has no chains yet. */

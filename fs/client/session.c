@@ -129,6 +129,8 @@ int em_fs_open(const struct em_fs_opts *o, struct em_fs **out)
 	}
 	if (rc == 0)
 		rc = em_fs_io_start(fs, o);
+	if (rc == 0 && fs->meta)
+		rc = em_fs_keeper_start(fs);
 	if (rc) {
 		em_fs_close(fs);
 		return rc;
@@ -141,6 +143,7 @@ void em_fs_close(struct em_fs *fs)
 {
 	if (!fs)
 		return;
+	em_fs_keeper_stop(fs);
 	em_fs_io_stop(fs);
 	routing_stop(fs);
 	if (fs->meta)

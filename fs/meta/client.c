@@ -181,6 +181,15 @@ static int decode(struct em_meta_call *k, const void *p, size_t len)
 		return em_meta_dec_statfs_rsp(p, len, k->out);
 	case EM_META_OUT_GC:
 		return em_meta_dec_gc_list_rsp(p, len, k->gc, k->max, k->n);
+	case EM_META_OUT_U32: {
+		struct em_dec d;
+		em_dec_init(&d, p, len);
+		uint32_t v = em_dec_u32(&d);
+		if (em_dec_error(&d))
+			return -EBADMSG;
+		*(uint32_t *)k->out = v;
+		return 0;
+	}
 	}
 	return -EINVAL;
 }

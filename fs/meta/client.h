@@ -182,4 +182,10 @@ int em_meta_client_gc_done(struct em_meta_client *c, uint64_t ino);
 int em_meta_client_gc_done_async(struct em_meta_client *c, uint64_t ino, em_meta_done_fn cb,
 		void *arg);
 
+/* Keeps this client's write sessions alive (its em_meta_client_id) for
+ * *lease_ms from now, as the server grants it. */
+int em_meta_client_renew(struct em_meta_client *c, uint32_t *lease_ms);
+int em_meta_client_renew_async(struct em_meta_client *c, uint32_t *lease_ms, em_meta_done_fn cb,
+		void *arg);
+
 #endif

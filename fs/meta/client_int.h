@@ -17,6 +17,7 @@ enum em_meta_out {
 	EM_META_OUT_READDIR,  /* ents[max], *n, *eof; pages until full or eof */
 	EM_META_OUT_STATFS,   /* out: struct em_meta_statfs */
 	EM_META_OUT_GC,       /* gc[max], *n */
+	EM_META_OUT_U32,      /* out: uint32_t */
 };
 
 struct em_meta_call {

@@ -470,3 +470,19 @@ int em_meta_client_gc_done(struct em_meta_client *c, uint64_t ino)
 {
 	return em_meta_client_gc_done_async(c, ino, em_meta_sync, NULL);
 }
+
+int em_meta_client_renew_async(struct em_meta_client *c, uint32_t *lease_ms, em_meta_done_fn cb,
+		void *arg)
+{
+	struct em_meta_call *k = em_meta_call_new(c, EM_META_RENEW, NULL, EM_META_OUT_U32, cb, arg);
+	if (!k)
+		return -ENOMEM;
+	k->req.client = em_meta_client_id(c);
+	k->out = lease_ms;
+	return em_meta_call_submit(k);
+}
+
+int em_meta_client_renew(struct em_meta_client *c, uint32_t *lease_ms)
+{
+	return em_meta_client_renew_async(c, lease_ms, em_meta_sync, NULL);
+}

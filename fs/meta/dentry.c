@@ -157,8 +157,8 @@ static int mknod_fn(struct em_kv_txn *t, void *arg)
 			return -EEXIST;
 		if ((rc = em_meta_inode_load(t, d.ino, &c->in)) < 0)
 			return rc;
-		return em_meta_open_inode(t, c->cr, &c->in, c->flags, c->client_id, false,
-					  &c->res);
+		return em_meta_open_inode(t, c->cr, &c->in, c->flags, c->client_id,
+					  c->m->opts.session_lease_ms, false, &c->res);
 	}
 	if (rc != -ENOENT)
 		return rc;
@@ -196,7 +196,7 @@ static int mknod_fn(struct em_kv_txn *t, void *arg)
 		return rc;
 	if (c->is_create)
 		return em_meta_open_inode(t, c->cr, &c->in, c->flags & ~O_TRUNC,
-					  c->client_id, true, &c->res);
+					  c->client_id, c->m->opts.session_lease_ms, true, &c->res);
 	return em_meta_inode_store(t, &c->in);
 }
 

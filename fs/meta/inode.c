@@ -71,7 +71,7 @@ int em_meta_inode_destroy(struct em_kv_txn *t, const struct em_meta_inode *in)
 		return 0;
 	/* Chunk ids derive from (inode, index), so the entry needs only the
 	 * inode and its layout for a worker to find every chunk. */
-	struct em_meta_gc_entry g = { in->a.ino, in->a.size, in->a.layout };
+	struct em_meta_gc_entry g = { in->a.ino, in->a.size, in->a.layout, em_meta_now_ns() };
 	uint8_t val[EM_META_GC_LEN];
 	kl = em_meta_key_ino_prefix(key, 'G', in->a.ino);
 	return em_kv_set(t, key, kl, val, em_meta_gc_encode(&g, val));

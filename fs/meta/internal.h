@@ -69,7 +69,7 @@ int em_meta_dir_has_entries(struct em_kv_txn *t, uint64_t dir);
 
 /* Opens an inode inside a transaction (shared by open and create). */
 int em_meta_open_inode(struct em_kv_txn *t, const struct em_meta_cred *cr,
-		       struct em_meta_inode *in, int flags, uint64_t client_id, bool created,
-		       struct em_meta_open_res *out);
+		       struct em_meta_inode *in, int flags, uint64_t client_id, uint32_t lease_ms,
+		       bool created, struct em_meta_open_res *out);
 
 #endif

@@ -83,6 +83,8 @@ int em_meta_init(struct em_kv *kv, const struct em_meta_options *opts, struct em
 		m->opts.chain_count = 1;
 	if (!m->opts.id_batch)
 		m->opts.id_batch = 256;
+	if (!m->opts.session_lease_ms)
+		m->opts.session_lease_ms = EM_META_SESSION_LEASE_MS;
 	pthread_mutex_init(&m->mu, NULL);
 
 	struct format_ctx c = { &m->opts };

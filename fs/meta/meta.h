@@ -64,7 +64,10 @@ struct em_meta_options {
 	uint32_t chain_count;      /* chains in the table, for round-robin first_chain; 0: 1 */
 	uint32_t id_batch;         /* inode ids reserved per KV round trip; 0: 256 */
 	uint64_t capacity_bytes;   /* reported by statfs until the cluster manager reports it */
+	uint32_t session_lease_ms; /* a write session outlives its client's last renewal by this; 0: 60 s */
 };
+
+#define EM_META_SESSION_LEASE_MS 60000
 
 /* Opens the namespace in kv, creating the root directory (uid 0, mode 0755)
  * when the store is empty. The kv handle stays owned by the caller. */
@@ -190,8 +193,34 @@ struct em_meta_gc_entry {
 	uint64_t ino;
 	uint64_t length;           /* last known length: a hint; delete every chunk */
 	struct em_meta_layout layout;
+	int64_t queued_ns;         /* wall clock; 0 in entries written before it existed */
 };
 int em_meta_gc_list(struct em_meta *m, struct em_meta_gc_entry *ents, size_t max, size_t *n);
 int em_meta_gc_done(struct em_meta *m, uint64_t ino);
+
+/* Write sessions end when their client dies. A client renews every
+ * session it holds at once (keyed by the client id it opened them with);
+ * a session is expired once it is older than a lease and its client has not
+ * renewed for a lease. Then the upkeep (fs/client/gc.h) reads how far the
+ * data really goes on storage, and em_meta_session_recover() adopts that
+ * length and ends the session as a close would. */
+int em_meta_renew(struct em_meta *m, uint64_t client_id, uint32_t *lease_ms);
+
+struct em_meta_session_info {
+	uint64_t ino, session, client;
+	int64_t expires_ns;
+	struct em_meta_attr attr;  /* the file's, with the length metadata knows */
+};
+/* Up to max sessions expired at now_ns (wall clock), in key order. */
+int em_meta_expired_sessions(struct em_meta *m, int64_t now_ns,
+			     struct em_meta_session_info *out, size_t max, size_t *n);
+/* Ends an expired session: length is adopted if larger, and the last
+ * session of an unlinked file sends it to GC. -EBUSY when its client
+ * renewed since (it lives), -EBADF when the session is already gone. */
+int em_meta_session_recover(struct em_meta *m, uint64_t ino, uint64_t session,
+			    uint64_t length, int64_t now_ns);
+/* Removes client records lapsed for two leases. A session's expiry only
+ * moves earlier without its client's record, so this never revives one. */
+int em_meta_prune_clients(struct em_meta *m, int64_t now_ns);
 
 #endif

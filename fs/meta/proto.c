@@ -214,6 +214,9 @@ static int fields(struct codec *c, uint16_t method)
 	case EM_META_GC_LIST:
 		f_u32(c, &r->max);
 		return 0;
+	case EM_META_RENEW:
+		f_u64(c, &r->client);
+		return 0;
 	default:
 		return -ENOSYS;
 	}

@@ -28,6 +28,7 @@
  *                          bytes), flags u32
  *   REMOVEXATTR            ino, xattr name
  *   GC_LIST                max u32
+ *   RENEW                  client u64
  * Open flags travel as EM_META_WIRE_* bits, not the host's O_* values.
  *
  * Responses carry the operation's status in the RPC header (0 or a negative
@@ -43,6 +44,7 @@
  *   READDIR: eof u8, n u32, n x {ino u64, type u32, name}
  *   STATFS:  bsize, blocks, bfree, bavail, files, ffree u64, namemax u32
  *   GC_LIST: n u32, n x {ino u64, length u64, layout}
+ *   RENEW:   lease_ms u32 (renew again well before it runs out)
  *   others:  empty
  * -EBADMSG: malformed request. GC_LIST and GC_DONE need uid 0.
  */
@@ -81,6 +83,7 @@ enum em_meta_method {
 	EM_META_REMOVEXATTR,
 	EM_META_GC_LIST,
 	EM_META_GC_DONE,
+	EM_META_RENEW,
 	EM_META_METHOD_END,
 };
 

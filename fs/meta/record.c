@@ -211,7 +211,8 @@ size_t em_meta_session_encode(const struct em_meta_session *s, uint8_t *out)
 	em_put_le64(out + 1, s->client_id);
 	em_put_le64(out + 9, (uint64_t)s->created_ns);
 	em_put_le32(out + 17, s->uid);
-	return seal(out, 21);
+	em_put_le32(out + 21, s->lease_ms);
+	return seal(out, 25);
 }
 
 int em_meta_session_decode(const void *buf, size_t len, struct em_meta_session *out)
@@ -224,7 +225,42 @@ int em_meta_session_decode(const void *buf, size_t len, struct em_meta_session *
 	out->client_id = em_get_le64(p + 1);
 	out->created_ns = (int64_t)em_get_le64(p + 9);
 	out->uid = em_get_le32(p + 17);
+	out->lease_ms = body >= 25 ? em_get_le32(p + 21) : 0;
 	return 0;
+}
+
+size_t em_meta_client_rec_encode(const struct em_meta_client_rec *c, uint8_t *out)
+{
+	out[0] = RECORD_VERSION;
+	em_put_le64(out + 1, (uint64_t)c->renewed_ns);
+	em_put_le32(out + 9, c->lease_ms);
+	return seal(out, 13);
+}
+
+int em_meta_client_rec_decode(const void *buf, size_t len, struct em_meta_client_rec *out)
+{
+	const uint8_t *p = buf;
+	size_t body;
+	int rc = unseal(p, len, 13, &body);
+	if (rc < 0)
+		return rc;
+	out->renewed_ns = (int64_t)em_get_le64(p + 1);
+	out->lease_ms = em_get_le32(p + 9);
+	return 0;
+}
+
+int64_t em_meta_session_expiry(const struct em_meta_session *s,
+			       const struct em_meta_client_rec *c, uint32_t fallback_ms)
+{
+	int64_t from = s->created_ns;
+	uint32_t lease = s->lease_ms;
+	if (c && c->renewed_ns > from)
+		from = c->renewed_ns;
+	if (c && c->lease_ms > lease)
+		lease = c->lease_ms;
+	if (!lease)
+		lease = fallback_ms;
+	return from + (int64_t)lease * 1000000;
 }
 
 size_t em_meta_gc_encode(const struct em_meta_gc_entry *g, uint8_t *out)
@@ -233,7 +269,8 @@ size_t em_meta_gc_encode(const struct em_meta_gc_entry *g, uint8_t *out)
 	em_put_le64(out + 1, g->ino);
 	em_put_le64(out + 9, g->length);
 	put_layout(out + 17, &g->layout);
-	return seal(out, 45);
+	em_put_le64(out + 45, (uint64_t)g->queued_ns);
+	return seal(out, 53);
 }
 
 int em_meta_gc_decode(const void *buf, size_t len, struct em_meta_gc_entry *out)
@@ -246,6 +283,7 @@ int em_meta_gc_decode(const void *buf, size_t len, struct em_meta_gc_entry *out)
 	out->ino = em_get_le64(p + 1);
 	out->length = em_get_le64(p + 9);
 	get_layout(p + 17, &out->layout);
+	out->queued_ns = body >= 53 ? (int64_t)em_get_le64(p + 45) : 0;
 	return layout_ok(&out->layout) ? 0 : -EUCLEAN;
 }
 

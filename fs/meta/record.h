@@ -7,6 +7,7 @@
  *   "D" parent name           directory entry -> (ino, type)
  *   "X" ino name              extended attribute value (raw bytes)
  *   "S" ino session           write session
+ *   "C" client                a client's last session renewal
  *   "O" ino                   orphan: unlinked, still write-open
  *   "G" ino                   GC queue: chunks of a deleted file
  *
@@ -44,6 +45,14 @@ struct em_meta_session {
 	uint64_t client_id;
 	int64_t created_ns;
 	uint32_t uid;
+	uint32_t lease_ms;         /* granted at open; 0 in records before it existed */
+};
+
+/* A client proves it lives by renewing: its sessions stay valid until
+ * renewed_ns + lease_ms. */
+struct em_meta_client_rec {
+	int64_t renewed_ns;
+	uint32_t lease_ms;
 };
 
 #define EM_META_INODE_MAX (128 + EM_META_SYMLINK_MAX)
@@ -67,11 +76,21 @@ int em_meta_inode_decode(const void *buf, size_t len, struct em_meta_inode *out)
 size_t em_meta_dentry_encode(const struct em_meta_dentry *d, uint8_t *out);
 int em_meta_dentry_decode(const void *buf, size_t len, struct em_meta_dentry *out);
 
-#define EM_META_SESSION_LEN 25
+#define EM_META_SESSION_LEN 29
 size_t em_meta_session_encode(const struct em_meta_session *s, uint8_t *out);
 int em_meta_session_decode(const void *buf, size_t len, struct em_meta_session *out);
 
-#define EM_META_GC_LEN 49
+#define EM_META_CLIENT_LEN 17
+size_t em_meta_client_rec_encode(const struct em_meta_client_rec *c, uint8_t *out);
+int em_meta_client_rec_decode(const void *buf, size_t len, struct em_meta_client_rec *out);
+
+/* When a session stops holding its file: the later of its creation and its
+ * client's last renewal, plus the longer of the two leases granted (else
+ * fallback_ms). c may be NULL (the client never renewed). */
+int64_t em_meta_session_expiry(const struct em_meta_session *s,
+			       const struct em_meta_client_rec *c, uint32_t fallback_ms);
+
+#define EM_META_GC_LEN 57
 size_t em_meta_gc_encode(const struct em_meta_gc_entry *g, uint8_t *out);
 int em_meta_gc_decode(const void *buf, size_t len, struct em_meta_gc_entry *out);
 

@@ -179,6 +179,13 @@ static int run(struct job *j, struct em_enc *e)
 		return run_gc_list(j, e);
 	case EM_META_GC_DONE:
 		return cr->uid == 0 ? em_meta_gc_done(m, r->ino) : -EPERM;
+	case EM_META_RENEW: {
+		uint32_t lease = 0;
+		rc = em_meta_renew(m, r->client, &lease);
+		if (rc == 0)
+			em_enc_u32(e, lease);
+		return rc;
+	}
 	default:
 		return -ENOSYS;
 	}

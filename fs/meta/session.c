@@ -5,6 +5,7 @@
  * an unlinked file's chunks alive until they close. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -27,8 +28,8 @@ static bool wants_write(int flags)
 }
 
 int em_meta_open_inode(struct em_kv_txn *t, const struct em_meta_cred *cr,
-		       struct em_meta_inode *in, int flags, uint64_t client_id, bool created,
-		       struct em_meta_open_res *out)
+		       struct em_meta_inode *in, int flags, uint64_t client_id, uint32_t lease_ms,
+		       bool created, struct em_meta_open_res *out)
 {
 	struct em_meta_attr *a = &in->a;
 	int64_t now = em_meta_now_ns();
@@ -67,7 +68,7 @@ int em_meta_open_inode(struct em_kv_txn *t, const struct em_meta_cred *cr,
 		}
 	}
 	if (S_ISREG(a->mode) && wants_write(flags)) {
-		struct em_meta_session s = { client_id, now, cr->uid };
+		struct em_meta_session s = { client_id, now, cr->uid, lease_ms };
 		uint8_t key[EM_META_KEY_MAX], val[EM_META_SESSION_LEN];
 		out->session = new_session_id();
 		rc = em_kv_set(t, key, em_meta_key_session(key, a->ino, out->session), val,
@@ -103,7 +104,8 @@ static int open_fn(struct em_kv_txn *t, void *arg)
 	/* An unlinked file lives on only for sessions already open. */
 	if (c->in.a.nlink == 0)
 		return -ENOENT;
-	return em_meta_open_inode(t, c->cr, &c->in, c->flags, c->client_id, false, &c->res);
+	return em_meta_open_inode(t, c->cr, &c->in, c->flags, c->client_id,
+				  c->m->opts.session_lease_ms, false, &c->res);
 }
 
 int em_meta_open(struct em_meta *m, const struct em_meta_cred *cr, uint64_t ino, int flags,
@@ -121,8 +123,31 @@ int em_meta_open(struct em_meta *m, const struct em_meta_cred *cr, uint64_t ino,
 struct length_ctx {
 	uint64_t ino, session, length;
 	bool closing;
+	int64_t recover_at;         /* recovering: only if expired at this time */
+	uint32_t lease_ms;
 	struct em_meta_inode in;
 };
+
+static int client_load(struct em_kv_txn *t, uint64_t client, struct em_meta_client_rec *out)
+{
+	uint8_t key[EM_META_KEY_MAX];
+	const void *v;
+	size_t vl;
+	int rc = em_kv_get(t, key, em_meta_key_ino_prefix(key, 'C', client), &v, &vl);
+	return rc < 0 ? rc : em_meta_client_rec_decode(v, vl, out);
+}
+
+/* The session's expiry in this transaction's view. */
+static int session_expiry(struct em_kv_txn *t, const struct em_meta_session *s,
+			  uint32_t lease_ms, int64_t *out)
+{
+	struct em_meta_client_rec c;
+	int rc = client_load(t, s->client_id, &c);
+	if (rc < 0 && rc != -ENOENT)
+		return rc;
+	*out = em_meta_session_expiry(s, rc == 0 ? &c : NULL, lease_ms);
+	return 0;
+}
 
 static int length_fn(struct em_kv_txn *t, void *arg)
 {
@@ -140,6 +165,13 @@ static int length_fn(struct em_kv_txn *t, void *arg)
 		return rc == -ENOENT ? -EBADF : rc;
 	if ((rc = em_meta_session_decode(v, vl, &s)) < 0)
 		return rc;
+	if (c->recover_at) {
+		int64_t exp;
+		if ((rc = session_expiry(t, &s, c->lease_ms, &exp)) < 0)
+			return rc;
+		if (exp > c->recover_at)
+			return -EBUSY;
+	}
 	bool changed = false;
 	/* Lengths only grow here: a report from a slow writer must not undo
 	 * a faster one's. Shrinking is truncate's job. */
@@ -174,4 +206,136 @@ int em_meta_set_length(struct em_meta *m, const struct em_meta_cred *cr, uint64_
 {
 	struct length_ctx c = { .ino = ino, .session = session, .length = length };
 	return em_kv_run(m->kv, 0, length_fn, &c);
+}
+
+int em_meta_session_recover(struct em_meta *m, uint64_t ino, uint64_t session,
+			    uint64_t length, int64_t now_ns)
+{
+	struct length_ctx c = { .ino = ino, .session = session, .length = length, .closing = true,
+				.recover_at = now_ns, .lease_ms = m->opts.session_lease_ms };
+	return em_kv_run(m->kv, 0, length_fn, &c);
+}
+
+struct renew_ctx {
+	uint64_t client;
+	struct em_meta_client_rec rec;
+};
+
+static int renew_fn(struct em_kv_txn *t, void *arg)
+{
+	struct renew_ctx *c = arg;
+	uint8_t key[EM_META_KEY_MAX], val[EM_META_CLIENT_LEN];
+	return em_kv_set(t, key, em_meta_key_ino_prefix(key, 'C', c->client), val,
+			 em_meta_client_rec_encode(&c->rec, val));
+}
+
+int em_meta_renew(struct em_meta *m, uint64_t client_id, uint32_t *lease_ms)
+{
+	if (!client_id)
+		return -EINVAL;
+	struct renew_ctx c = { client_id, { em_meta_now_ns(), m->opts.session_lease_ms } };
+	int rc = em_kv_run(m->kv, 0, renew_fn, &c);
+	if (rc == 0)
+		*lease_ms = m->opts.session_lease_ms;
+	return rc;
+}
+
+/* Session and client keys are "S"/"C" + 8 or 16 bytes: a page of them. */
+#define SCAN_PAGE 256
+
+struct expired_ctx {
+	struct em_meta *m;
+	int64_t now;
+	struct em_meta_session_info *out;
+	size_t max, n;
+};
+
+static int expired_fn(struct em_kv_txn *t, void *arg)
+{
+	struct expired_ctx *c = arg;
+	uint8_t begin[EM_META_KEY_MAX + 1] = { 'S' }, end[1] = { 'T' };
+	size_t blen = 1;
+	c->n = 0;
+	for (;;) {
+		struct em_kv_pair *p;
+		size_t n;
+		int rc = em_kv_range(t, begin, blen, end, 1, SCAN_PAGE, false, &p, &n);
+		if (rc < 0)
+			return rc;
+		for (size_t i = 0; i < n && c->n < c->max; i++) {
+			struct em_meta_session s;
+			struct em_meta_inode in;
+			int64_t exp;
+			/* fsck reports damaged records; the upkeep skips them. */
+			if (p[i].klen != 17 || em_meta_session_decode(p[i].val, p[i].vlen, &s) < 0)
+				continue;
+			if ((rc = session_expiry(t, &s, c->m->opts.session_lease_ms, &exp)) < 0)
+				return rc;
+			if (exp > c->now)
+				continue;
+			uint64_t ino = em_meta_get_be64((const uint8_t *)p[i].key + 1);
+			rc = em_meta_inode_load(t, ino, &in);
+			if (rc == -ENOENT)
+				continue;
+			if (rc < 0)
+				return rc;
+			c->out[c->n++] = (struct em_meta_session_info){
+				ino, em_meta_get_be64((const uint8_t *)p[i].key + 9), s.client_id, exp,
+				in.a,
+			};
+		}
+		if (n < SCAN_PAGE || c->n == c->max)
+			return 0;
+		memcpy(begin, p[n - 1].key, p[n - 1].klen);
+		begin[p[n - 1].klen] = 0;
+		blen = p[n - 1].klen + 1;
+	}
+}
+
+int em_meta_expired_sessions(struct em_meta *m, int64_t now_ns,
+			     struct em_meta_session_info *out, size_t max, size_t *n)
+{
+	struct expired_ctx c = { m, now_ns, out, max, 0 };
+	int rc = em_kv_run(m->kv, EM_KV_RDONLY, expired_fn, &c);
+	*n = rc == 0 ? c.n : 0;
+	return rc;
+}
+
+struct prune_ctx {
+	int64_t now;
+	uint32_t lease_ms;
+};
+
+static int prune_fn(struct em_kv_txn *t, void *arg)
+{
+	struct prune_ctx *c = arg;
+	uint8_t begin[1] = { 'C' }, end[1] = { 'D' };
+	struct em_kv_pair *p;
+	size_t n;
+	int rc = em_kv_range(t, begin, 1, end, 1, SCAN_PAGE, false, &p, &n);
+	if (rc < 0)
+		return rc;
+	/* Copied out: clearing may invalidate the range's buffers. */
+	uint8_t (*dead)[9] = calloc(n ? n : 1, sizeof(*dead));
+	size_t nd = 0;
+	if (!dead)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		struct em_meta_client_rec r;
+		if (p[i].klen != 9 || em_meta_client_rec_decode(p[i].val, p[i].vlen, &r) < 0)
+			continue;
+		uint32_t lease = r.lease_ms > c->lease_ms ? r.lease_ms : c->lease_ms;
+		if (r.renewed_ns + 2 * (int64_t)lease * 1000000 < c->now)
+			memcpy(dead[nd++], p[i].key, 9);
+	}
+	for (size_t i = 0; i < nd && rc == 0; i++)
+		rc = em_kv_clear(t, dead[i], 9);
+	free(dead);
+	return rc;
+}
+
+int em_meta_prune_clients(struct em_meta *m, int64_t now_ns)
+{
+	struct prune_ctx c = { now_ns, m->opts.session_lease_ms };
+	return em_kv_run(m->kv, 0, prune_fn, &c);
 }

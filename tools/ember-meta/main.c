@@ -57,7 +57,11 @@ static const struct em_cfg_option meta_schema[] = {
 	{ "meta", "gc_lease", EM_CFG_DURATION, "10s", 1000, 600000,
 	  "lease of the one metadata server running the GC; another takes over this "
 	  "long after it stops" },
-	{ "meta", "gc_batch", EM_CFG_INT, "256", 1, 1024, "deleted files per GC pass" },
+	{ "meta", "gc_batch", EM_CFG_INT, "256", 1, 1024,
+	  "deleted files (and expired write sessions) per GC pass" },
+	{ "meta", "session_lease", EM_CFG_DURATION, "60s", 1000, 86400000,
+	  "a write session outlives its client's last renewal by this (clients renew every "
+	  "quarter of it); then the GC leader recovers the file's length from storage" },
 	EM_CFG_END,
 };
 
@@ -104,6 +108,7 @@ static int start_gc(struct daemon *d, const char *url)
 		.interval_ms = (uint32_t)em_config_duration_ms(cfg, "meta", "gc_interval"),
 		.lease_ms = (uint32_t)em_config_duration_ms(cfg, "meta", "gc_lease"),
 		.batch = (uint32_t)em_config_int(cfg, "meta", "gc_batch"),
+		.session_lease_ms = (uint32_t)em_config_duration_ms(cfg, "meta", "session_lease"),
 	};
 	int rc = em_fs_gc_start(&go, &d->gc);
 	if (rc)
@@ -126,6 +131,7 @@ static int open_store(struct daemon *d)
 			    .stripe = (uint32_t)em_config_int(cfg, "meta", "stripe") },
 		.chain_count = (uint32_t)em_config_int(cfg, "meta", "chain_count"),
 		.capacity_bytes = em_config_size(cfg, "meta", "capacity"),
+		.session_lease_ms = (uint32_t)em_config_duration_ms(cfg, "meta", "session_lease"),
 	};
 	rc = em_meta_init(d->kv, &mo, &d->meta);
 	if (rc < 0)

@@ -11,7 +11,9 @@
 #include "net/auth.h"
 #include "block/service/proto.h"
 #include "ember/errors.h"
+#include "fs/client/client.h"
 #include "fs/client/fsck.h"
+#include "fs/client/gc.h"
 #include "fs/kv/kv.h"
 #include "fs/meta/fsck.h"
 #include "fs/mgmt/client.h"
@@ -27,12 +29,14 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: ember fsck [--dir DIR] [--db STORE] [--mgmtd URL[,URL]]\n"
-		"                  [--secret-file PATH] [--data] [--limit N] [--json]\n\n"
+		"                  [--secret-file PATH] [--data] [--repair] [--limit N] [--json]\n\n"
 		"Checks a running cluster's file system in two parts.\n\n"
 		"1. The metadata store, in one read-only snapshot: every record decodes,\n"
 		"   directory entries point at live inodes of the right type, link counts\n"
 		"   match, every inode is reachable, no directory cycles, sessions, orphans,\n"
-		"   xattrs and GC entries belong to the right inodes (`ember meta --help`).\n"
+		"   xattrs and GC entries belong to the right inodes, no write session has\n"
+		"   expired unrecovered, no unlinked inode lingers, no GC entry is stuck\n"
+		"   (`ember meta --help`).\n"
 		"2. The chunks against the metadata: for every chain mgmtd knows, every\n"
 		"   serving replica's chunks are listed through the chunk service and each\n"
 		"   committed chunk is checked. Problems:\n"
@@ -58,6 +62,10 @@ static void usage(FILE *f)
 		"  --data              also read every committed chunk on every serving\n"
 		"                      replica in full (as much I/O as the data, times the\n"
 		"                      replicas)\n"
+		"  --repair            first fix what is safe, then check: metadata records of\n"
+		"                      missing inodes, unlinked inodes no session holds, then\n"
+		"                      expired write sessions (length read from storage, as\n"
+		"                      the GC leader does) and the whole GC queue drained\n"
 		"  --limit N           problems shown one per line (default %d, 0: all);\n"
 		"                      the counts always cover every problem\n"
 		"  --json              one JSON object\n\n"
@@ -115,6 +123,54 @@ static void chunk_problem(void *arg, const struct em_fs_fsck_problem *p)
 	}
 }
 
+static void fixed_line(void *arg, const char *line)
+{
+	(void)arg;
+	fprintf(stderr, "fixed: %s\n", line);
+}
+
+/* --repair: metadata first, then what needs the chunks. */
+static int repair(struct em_kv *kv, char *mgmtd, const char *secret_file)
+{
+	static uint8_t secret[MAX_SECRET];
+	uint64_t fixed = 0;
+	int rc = em_meta_fsck_repair(kv, fixed_line, NULL, &fixed);
+	if (rc < 0) {
+		fprintf(stderr, "ember fsck: repairing metadata: %s\n", em_strerror(rc));
+		return rc;
+	}
+	int n = em_auth_read_secret(secret_file, secret, sizeof(secret));
+	if (n < 0) {
+		fprintf(stderr, "ember fsck: secret file %s: %s\n", secret_file, em_strerror(n));
+		return n;
+	}
+	const char *urls[16];
+	size_t nu = 0;
+	char *save = NULL;
+	for (char *u = strtok_r(mgmtd, ",", &save); u && nu < 16; u = strtok_r(NULL, ",", &save))
+		urls[nu++] = u;
+	struct em_meta_options mo = { 0 };
+	struct em_meta *m = NULL;
+	struct em_fs *fs = NULL;
+	struct em_fs_opts fo = { .mgmtd = urls, .n_mgmtd = nu, .secret = secret,
+				 .secret_len = (size_t)n };
+	struct em_fs_upkeep_counts c = { 0 };
+	if ((rc = em_meta_init(kv, &mo, &m)) < 0)
+		fprintf(stderr, "ember fsck: metadata: %s\n", em_strerror(rc));
+	else if ((rc = em_fs_open(&fo, &fs)) < 0)
+		fprintf(stderr, "ember fsck: cluster %s: %s\n", mgmtd, em_strerror(rc));
+	else if ((rc = em_fs_upkeep_once(fs, m, &c)) < 0)
+		fprintf(stderr, "ember fsck: repair: %s (%llu failed)\n", em_strerror(rc),
+			(unsigned long long)c.errors);
+	fprintf(stderr, "repair: %llu metadata fixes, %llu write sessions recovered from storage, "
+		"%llu GC entries freed (%llu chunk removals)\n", (unsigned long long)fixed,
+		(unsigned long long)c.recovered, (unsigned long long)c.freed,
+		(unsigned long long)c.chunks);
+	em_fs_close(fs);
+	em_meta_destroy(m);
+	return rc;
+}
+
 /* Part 2: routing from mgmtd, then em_fs_fsck. Returns 0 or negative
  * (printed). */
 static int check_chunks(struct em_kv *kv, char *mgmtd, const char *secret_file, struct out *o,
@@ -148,12 +204,14 @@ static void print_json(const char *db, const struct em_meta_fsck_report *m,
 	em_cli_json_str(db);
 	printf(", \"inodes\": %llu, \"files\": %llu, \"dirs\": %llu, \"symlinks\": %llu, "
 	       "\"dentries\": %llu, \"orphans\": %llu, \"sessions\": %llu, \"gc\": %llu, "
-	       "\"xattrs\": %llu, \"problems\": %llu},\n",
+	       "\"xattrs\": %llu, \"sessions_expired\": %llu, \"gc_stuck\": %llu, "
+	       "\"problems\": %llu},\n",
 	       (unsigned long long)m->inodes, (unsigned long long)m->files,
 	       (unsigned long long)m->dirs, (unsigned long long)m->symlinks,
 	       (unsigned long long)m->dentries, (unsigned long long)m->orphans,
 	       (unsigned long long)m->sessions, (unsigned long long)m->gc,
-	       (unsigned long long)m->xattrs, (unsigned long long)m->problems);
+	       (unsigned long long)m->xattrs, (unsigned long long)m->expired,
+	       (unsigned long long)m->gc_stuck, (unsigned long long)m->problems);
 	printf("  \"chunks\": {\"chains\": %llu, \"replicas_listed\": %llu, "
 	       "\"replicas_skipped\": %llu, \"chunks\": %llu, \"gc_pending\": %llu, "
 	       "\"bytes_verified\": %llu",
@@ -174,9 +232,11 @@ static void print_human(const char *db, const struct em_meta_fsck_report *m,
 		printf("... %llu more problems not shown (--limit 0 shows all)\n",
 		       (unsigned long long)(o->total - o->shown));
 	printf("metadata  %s: %llu inodes (%llu files, %llu directories, %llu symlinks), "
-	       "%llu GC entries: %llu problems\n", db, (unsigned long long)m->inodes,
-	       (unsigned long long)m->files, (unsigned long long)m->dirs,
-	       (unsigned long long)m->symlinks, (unsigned long long)m->gc,
+	       "%llu write sessions (%llu expired), %llu GC entries (%llu stuck): %llu problems\n",
+	       db, (unsigned long long)m->inodes, (unsigned long long)m->files,
+	       (unsigned long long)m->dirs, (unsigned long long)m->symlinks,
+	       (unsigned long long)m->sessions, (unsigned long long)m->expired,
+	       (unsigned long long)m->gc, (unsigned long long)m->gc_stuck,
 	       (unsigned long long)m->problems);
 	printf("chunks    %llu chains, %llu replicas listed, %llu not serving (skipped), "
 	       "%llu chunks, %llu awaiting GC: %llu problems\n", (unsigned long long)c->chains,
@@ -200,11 +260,13 @@ int em_cmd_fsck(int argc, char **argv)
 		{ "limit", required_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "data", no_argument, NULL, 'D' },
+		{ "repair", no_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *dir = NULL, *db = NULL, *mgmtd = NULL, *secret = NULL;
 	struct out o = { .limit = DEFAULT_LIMIT };
+	bool do_repair = false;
 	char *end;
 	int c;
 	optind = 1;
@@ -216,6 +278,7 @@ int em_cmd_fsck(int argc, char **argv)
 		case 's': secret = optarg; break;
 		case 'j': o.json = true; break;
 		case 'D': o.data = true; break;
+		case 'r': do_repair = true; break;
 		case 'n':
 			errno = 0;
 			o.limit = strtoull(optarg, &end, 10);
@@ -249,6 +312,14 @@ int em_cmd_fsck(int argc, char **argv)
 		return EM_EXIT_FAIL;
 	struct em_meta_fsck_report mrep = { 0 };
 	struct em_fs_fsck_report crep = { 0 };
+	if (do_repair) {
+		char urls[sizeof(cl.mgmtd)];
+		snprintf(urls, sizeof(urls), "%s", cl.mgmtd);
+		if (repair(kv, urls, cl.secret) < 0) {
+			em_kv_close(kv);
+			return EM_EXIT_FAIL;
+		}
+	}
 	if (o.json)
 		printf("{\"problem_list\": [");
 	int rc = em_meta_fsck(kv, meta_problem, &o, &mrep);

@@ -30,12 +30,19 @@ static void usage(FILE *out)
 		"usage: ember meta ls   --db STORE [PATH] [--json]\n"
 		"       ember meta stat --db STORE PATH [--json]\n"
 		"       ember meta tree --db STORE [PATH]\n"
-		"       ember meta fsck --db STORE [--json]\n\n"
+		"       ember meta fsck --db STORE [--repair] [--json]\n\n"
 		"ls    list a directory, one line per entry, like ls -l\n"
 		"stat  every attribute of one inode, with its file layout\n"
 		"tree  the namespace below PATH (default /)\n"
 		"fsck  check every invariant of the namespace (a read-only snapshot,\n"
-		"      safe beside running servers); exits 1 when a problem is found\n\n"
+		"      safe beside running servers); exits 1 when a problem is found.\n"
+		"      Also problems: write sessions whose client stopped renewing (expired,\n"
+		"      length not recovered yet), unlinked inodes no live session holds,\n"
+		"      GC entries waiting over 10 minutes (no GC running)\n"
+		"      --repair first fixes what metadata alone can: records of missing\n"
+		"      inodes, damaged client records, unlinked inodes no session holds\n"
+		"      (their chunks go to GC). Expired sessions need the storage side:\n"
+		"      `ember fsck --repair`, or a metadata server with [meta] mgmtd\n\n"
 		"--db, --kv STORE  an LMDB store directory, or a KV URI (postgresql://..., lmdb:DIR)\n"
 		"--json            machine-readable output\n");
 }
@@ -289,7 +296,13 @@ static void fsck_problem(void *arg, const char *problem)
 	c->shown++;
 }
 
-static int do_fsck(const char *db, bool json)
+static void fixed_line(void *arg, const char *line)
+{
+	(void)arg;
+	fprintf(stderr, "fixed: %s\n", line);
+}
+
+static int do_fsck(const char *db, bool json, bool repair)
 {
 	struct em_kv *kv;
 	struct em_meta_fsck_report r;
@@ -298,6 +311,16 @@ static int do_fsck(const char *db, bool json)
 	 * em_meta_init() checks, since it may be what is damaged. */
 	if (em_cli_open_kv("meta", db, &kv) < 0)
 		return EM_EXIT_FAIL;
+	if (repair) {
+		uint64_t n = 0;
+		int rc = em_meta_fsck_repair(kv, fixed_line, NULL, &n);
+		if (rc < 0) {
+			fprintf(stderr, "ember meta: repair %s: %s\n", db, em_strerror(rc));
+			em_kv_close(kv);
+			return EM_EXIT_FAIL;
+		}
+		fprintf(stderr, "%llu fixed\n", (unsigned long long)n);
+	}
 	/* Problems stream out as found, so a huge report needs no memory. */
 	if (json)
 		printf("{\"problem_list\": [");
@@ -310,18 +333,21 @@ static int do_fsck(const char *db, bool json)
 			rc == -ENODATA ? "no metadata in this store" : em_strerror(rc));
 		return EM_EXIT_FAIL;
 	}
-	unsigned long long v[] = { r.inodes, r.files, r.dirs,	   r.symlinks, r.dentries,
-				   r.orphans, r.sessions, r.gc, r.xattrs, r.problems };
+	unsigned long long v[] = { r.inodes,  r.files,	r.dirs,	   r.symlinks, r.dentries,
+				   r.orphans, r.sessions, r.gc,	   r.xattrs,   r.problems,
+				   r.expired, r.gc_stuck, r.clients };
 	if (json)
 		printf("%s],\n  \"inodes\": %llu, \"files\": %llu, \"dirs\": %llu, "
 		       "\"symlinks\": %llu, \"dentries\": %llu, \"orphans\": %llu, "
-		       "\"sessions\": %llu, \"gc\": %llu, \"xattrs\": %llu, \"problems\": %llu}\n",
+		       "\"sessions\": %llu, \"gc\": %llu, \"xattrs\": %llu, \"problems\": %llu, "
+		       "\"sessions_expired\": %llu, \"gc_stuck\": %llu, \"clients\": %llu}\n",
 		       c.shown ? "\n  " : "", v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8],
-		       v[9]);
+		       v[9], v[10], v[11], v[12]);
 	else
 		printf("%llu inodes (%llu files, %llu directories, %llu symlinks), %llu entries, "
-		       "%llu orphans, %llu write sessions, %llu in GC, %llu xattrs: %llu problem%s\n",
-		       v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9],
+		       "%llu orphans, %llu write sessions (%llu expired), %llu in GC, %llu xattrs: "
+		       "%llu problem%s\n",
+		       v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[10], v[7], v[8], v[9],
 		       v[9] == 1 ? "" : "s");
 	return r.problems ? EM_EXIT_FAIL : EM_EXIT_OK;
 }
@@ -332,11 +358,12 @@ int em_cmd_meta(int argc, char **argv)
 		{ "db", required_argument, NULL, 'd' },
 		{ "kv", required_argument, NULL, 'd' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "repair", no_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *db = NULL;
-	bool json = false;
+	bool json = false, repair = false;
 	int opt;
 
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -353,6 +380,9 @@ int em_cmd_meta(int argc, char **argv)
 		case 'j':
 			json = true;
 			break;
+		case 'r':
+			repair = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return EM_EXIT_OK;
@@ -366,14 +396,14 @@ int em_cmd_meta(int argc, char **argv)
 	bool known = fsck || strcmp(sub, "ls") == 0 || strcmp(sub, "stat") == 0 ||
 		     strcmp(sub, "tree") == 0;
 	if (!known || !db || optind + 1 < argc || (strcmp(sub, "stat") == 0 && !path) ||
-	    (fsck && path)) {
+	    (fsck && path) || (repair && !fsck)) {
 		if (!known)
 			fprintf(stderr, "ember meta: unknown subcommand '%s'\n", sub);
 		usage(stderr);
 		return EM_EXIT_USAGE;
 	}
 	if (fsck)
-		return do_fsck(db, json);
+		return do_fsck(db, json, repair);
 	if (!path)
 		path = "/";
 

@@ -19,6 +19,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "ember/errors.h"
 #include "fs/kv/kv.h"
@@ -785,7 +787,167 @@ static void test_records(void)
 	is_int(em_meta_dentry_decode(buf, len, &dout), 0, "dentry round-trips");
 	is_int(dout.ino, 42, "dentry inode");
 	is_int(em_meta_dentry_decode(buf, len - 5, &dout), -EUCLEAN, "short dentry: EUCLEAN");
+	struct em_meta_session se = { 7, 1000, 1000, 50 }, sout;
+	len = em_meta_session_encode(&se, buf);
+	is_int(len, EM_META_SESSION_LEN, "session record length");
+	ok(em_meta_session_decode(buf, len, &sout) == 0 && sout.lease_ms == 50 && sout.client_id == 7,
+	   "session round-trips with its lease");
+	struct em_meta_client_rec cr = { 5000000, 80 };
+	is_int(em_meta_session_expiry(&se, NULL, 999), 1000 + 50 * 1000000LL,
+	       "expiry: created + the session's lease");
+	is_int(em_meta_session_expiry(&se, &cr, 999), 5000000 + 80 * 1000000LL,
+	       "a later renewal with a longer lease moves it");
+	se.lease_ms = 0;
+	is_int(em_meta_session_expiry(&se, NULL, 999), 1000 + 999 * 1000000LL,
+	       "no lease recorded: the fallback");
+	struct em_meta_client_rec cout;
+	len = em_meta_client_rec_encode(&cr, buf);
+	ok(len == EM_META_CLIENT_LEN && em_meta_client_rec_decode(buf, len, &cout) == 0 &&
+		   cout.renewed_ns == cr.renewed_ns && cout.lease_ms == 80,
+	   "client record round-trips");
+	buf[3] ^= 4;
+	is_int(em_meta_client_rec_decode(buf, len, &cout), -EM_ECHECKSUM, "damaged: EM_ECHECKSUM");
 }
+
+#ifndef EM_META_TEST_RPC
+#include "fs/meta/fsck.h"
+
+static int64_t wall_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static struct em_meta_fsck_report fsck_now(void)
+{
+	struct em_meta_fsck_report r;
+	memset(&r, 0, sizeof(r));
+	if (em_meta_fsck(kv, NULL, NULL, &r) < 0)
+		r.problems = 1000000;
+	return r;
+}
+
+struct raw_ctx {
+	const uint8_t *key;
+	size_t klen;
+	const uint8_t *val;     /* NULL: clear */
+	size_t vlen;
+};
+
+static int raw_fn(struct em_kv_txn *t, void *arg)
+{
+	struct raw_ctx *c = arg;
+	return c->val ? em_kv_set(t, c->key, c->klen, c->val, c->vlen)
+		      : em_kv_clear(t, c->key, c->klen);
+}
+
+static int raw(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen)
+{
+	struct raw_ctx c = { key, klen, val, vlen };
+	return em_kv_run(kv, 0, raw_fn, &c);
+}
+
+static void say_fixed(void *arg, const char *line)
+{
+	(void)arg;
+	printf("# fixed: %s\n", line);
+}
+
+/* Write sessions end with their client: expiry, recovery, renewal, and
+ * what fsck says and repairs. A second server on the same store, with a
+ * short lease, plays the part of the cluster's. */
+static void test_sessions(void)
+{
+	struct em_meta_options o = mopts;
+	o.session_lease_ms = 200;
+	struct em_meta *s;
+	if (em_meta_init(kv, &o, &s) < 0) {
+		ok(0, "second server");
+		return;
+	}
+	uint64_t d = mkdir_as(&root, ROOT, "sess", 0777);
+	struct em_meta_open_res a, b;
+	is_int(em_meta_create(s, &alice, d, "a", 0644, O_WRONLY | O_CREAT, 501, &a), 0, "a open");
+	is_int(em_meta_create(s, &alice, d, "b", 0644, O_WRONLY | O_CREAT, 502, &b), 0, "b open");
+	em_meta_set_length(s, &alice, a.attr.ino, a.session, 100);
+	struct em_meta_session_info inf[16];
+	size_t n = 99;
+	is_int(em_meta_expired_sessions(s, wall_ns(), inf, 16, &n), 0, "list expired");
+	is_int(n, 0, "fresh sessions are not expired");
+	struct em_meta_fsck_report r = fsck_now();
+	is_int(r.problems, 0, "fsck: open sessions are fine");
+	uint32_t lease = 0;
+	is_int(em_meta_renew(s, 502, &lease), 0, "renew");
+	is_int(lease, 200, "the server grants its lease");
+	is_int(em_meta_unlink(s, &alice, d, "b"), 0, "unlink b while write-open");
+	usleep(150 * 1000);
+	em_meta_renew(s, 502, &lease);
+	usleep(150 * 1000);
+	em_meta_renew(s, 502, &lease);
+	em_meta_expired_sessions(s, wall_ns(), inf, 16, &n);
+	is_int(n, 1, "only the silent client's session expired");
+	ok(n == 1 && inf[0].ino == a.attr.ino && inf[0].session == a.session &&
+		   inf[0].client == 501 && inf[0].attr.size == 100,
+	   "it names inode, session, client and the known length");
+	r = fsck_now();
+	is_int(r.expired, 1, "fsck counts the expired session");
+	ok(r.problems >= 1, "and calls it a problem");
+	is_int(em_meta_session_recover(s, a.attr.ino, a.session, 4096, wall_ns()), 0, "recover a");
+	is_int(attr(a.attr.ino).size, 4096, "the storage length is adopted");
+	is_int(em_meta_session_recover(s, a.attr.ino, a.session, 8192, wall_ns()), -EBADF,
+	       "recovering twice: EBADF");
+	is_int(em_meta_session_recover(s, a.attr.ino, a.session + 1, 10, wall_ns()), -EBADF,
+	       "unknown session: EBADF");
+	struct em_meta_open_res a2;
+	em_meta_open(s, &alice, a.attr.ino, O_WRONLY, 501, &a2);
+	is_int(em_meta_session_recover(s, a.attr.ino, a2.session, 10,
+				       wall_ns() + 10LL * 200 * 1000000), 0,
+	       "a smaller length recovers too");
+	is_int(attr(a.attr.ino).size, 4096, "but never shrinks the file");
+	is_int(em_meta_session_recover(s, b.attr.ino, b.session, 777, wall_ns()), -EBUSY,
+	       "a renewing client keeps its session");
+	is_int(gc_count(b.attr.ino), 0, "its unlinked file is kept");
+	int64_t later = wall_ns() + 10LL * 200 * 1000000;
+	is_int(em_meta_session_recover(s, b.attr.ino, b.session, 777, later), 0,
+	       "once it stops renewing, recovered");
+	struct em_meta_attr ga;
+	is_int(em_meta_getattr(s, &root, b.attr.ino, &ga), -ENOENT, "the unlinked inode is gone");
+	is_int(gc_count(b.attr.ino), 1, "and its chunks are queued for GC");
+	em_meta_gc_done(s, b.attr.ino);
+	r = fsck_now();
+	is_int(r.problems, 0, "fsck clean after recovery");
+	ok(r.clients >= 1, "client records kept");
+	is_int(em_meta_prune_clients(s, later + 10LL * 200 * 1000000), 0, "prune");
+	is_int(fsck_now().clients, 0, "lapsed client records pruned");
+
+	/* An unlinked inode whose session record vanished: repair sends it to GC. */
+	struct em_meta_open_res c;
+	em_meta_create(s, &alice, d, "c", 0644, O_WRONLY | O_CREAT, 503, &c);
+	em_meta_unlink(s, &alice, d, "c");
+	uint8_t key[EM_META_KEY_MAX];
+	raw(key, em_meta_key_session(key, c.attr.ino, c.session), NULL, 0);
+	r = fsck_now();
+	is_int(r.orphans_dead, 1, "fsck: orphan inode without a session");
+	uint64_t fixed = 0;
+	is_int(em_meta_fsck_repair(kv, say_fixed, NULL, &fixed), 0, "repair");
+	is_int(fixed, 1, "one fix");
+	is_int(gc_count(c.attr.ino), 1, "the orphan went to GC");
+	is_int(fsck_now().problems, 0, "fsck clean after repair");
+
+	/* A GC entry nobody collects for too long is stuck. */
+	struct em_meta_gc_entry g = { c.attr.ino, 0, c.attr.layout,
+				      wall_ns() - EM_META_FSCK_GC_STUCK_NS - 1000000000LL };
+	uint8_t val[EM_META_GC_LEN];
+	raw(key, em_meta_key_ino_prefix(key, 'G', c.attr.ino), val, em_meta_gc_encode(&g, val));
+	r = fsck_now();
+	is_int(r.gc_stuck, 1, "fsck: an old GC entry is stuck");
+	ok(r.problems >= 1, "a problem");
+	em_meta_gc_done(s, c.attr.ino);
+	is_int(fsck_now().problems, 0, "fsck clean once collected");
+	em_meta_destroy(s);
+}
+#endif
 
 int main(int argc, char **argv)
 {
@@ -806,6 +968,9 @@ int main(int argc, char **argv)
 	test_statfs_and_persistence();
 	test_concurrency();
 	test_records();
+#ifndef EM_META_TEST_RPC
+	test_sessions();
+#endif
 
 	close_all();
 	target_teardown();
