@@ -339,10 +339,11 @@ static int do_fsck(const char *db, bool json, bool repair)
 	if (json)
 		printf("%s],\n  \"inodes\": %llu, \"files\": %llu, \"dirs\": %llu, "
 		       "\"symlinks\": %llu, \"dentries\": %llu, \"orphans\": %llu, "
-		       "\"sessions\": %llu, \"gc\": %llu, \"xattrs\": %llu, \"problems\": %llu, "
-		       "\"sessions_expired\": %llu, \"gc_stuck\": %llu, \"clients\": %llu}\n",
+		       "\"sessions\": %llu, \"gc\": %llu, \"xattrs\": %llu, "
+		       "\"sessions_expired\": %llu, \"gc_stuck\": %llu, \"clients\": %llu, "
+		       "\"problems\": %llu}\n",
 		       c.shown ? "\n  " : "", v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8],
-		       v[9], v[10], v[11], v[12]);
+		       v[10], v[11], v[12], v[9]);
 	else
 		printf("%llu inodes (%llu files, %llu directories, %llu symlinks), %llu entries, "
 		       "%llu orphans, %llu write sessions (%llu expired), %llu in GC, %llu xattrs: "
