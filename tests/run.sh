@@ -7,7 +7,9 @@
 #   tests/run.sh unit vm         only the named tiers
 #
 # Tiers: unit, unit-san (unit + integration under ASan+UBSan), integration,
-# vm (QEMU guest, tests/vm/README.md), fuzz (libFuzzer, clang).
+# posix (pjdfstest on an `ember up` mount, LMDB and PostgreSQL metadata;
+# tests/posix/pjdfstest.sh), vm (QEMU guest, tests/vm/README.md), fuzz
+# (libFuzzer, clang).
 # Build trees: build/, build-san/, build-fuzz/ under the source root (or
 # $EMBER_BUILD_ROOT).
 set -uo pipefail
@@ -16,7 +18,7 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 broot=${EMBER_BUILD_ROOT:-$src}
 jobs=$(nproc)
 tiers=("$@")
-[ ${#tiers[@]} -gt 0 ] || tiers=(unit unit-san integration vm fuzz)
+[ ${#tiers[@]} -gt 0 ] || tiers=(unit unit-san integration posix vm fuzz)
 
 passed=0
 failed=0
@@ -93,6 +95,24 @@ run_tier() {
 		# check and the probes' verdicts, from the tests' full output.
 		grep -hE "environment OK|probe: PASS" "$broot/build/meson-logs/vm.txt" 2>/dev/null |
 			sed -E 's/\[[0-9. ]+s\] //' | sort | uniq -c ;;
+	posix)
+		# Each backend's run is one test; the assertions go in the note.
+		local b p=0 f=0 line notes=()
+		if setup_build "$broot/build" -Dfio_source="$fio_src"; then
+			for b in lmdb postgresql; do
+				"$src/tests/posix/pjdfstest.sh" "$broot/build" "$b" 2>&1 | tee "$broot/build/meson-logs/posix-$b.txt"
+				if [ "${PIPESTATUS[0]}" = 0 ]; then p=$((p + 1)); else f=$((f + 1)); fi
+				line=$(grep -E "^posix $b: [0-9]+/[0-9]+ passed" "$broot/build/meson-logs/posix-$b.txt" |
+					sed -E 's/^posix ([a-z]+): ([0-9]+\/[0-9]+) passed.*/\1 \2/')
+				notes+=("${line:-$b did not finish}")
+			done
+			passed=$((passed + p))
+			failed=$((failed + f))
+			tier_note="$p passed, $f failed (pjdfstest: ${notes[*]})"
+			[ $f = 0 ] || ok=0
+		else
+			ok=0
+		fi ;;
 	fuzz)
 		CC=clang setup_build "$broot/build-fuzz" -Dfuzz=true -Db_lundef=false &&
 			run_suites fuzz "$broot/build-fuzz" fuzz || ok=0 ;;

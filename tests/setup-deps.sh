@@ -21,6 +21,8 @@ packages=(
 	rdmacm-utils perftest nvme-cli fio iproute2
 	# the fio ioengine (tools/fio) builds against fio's source: dpkg-source
 	dpkg-dev
+	# posix tier: pjdfstest is built with autotools and run with prove (perl)
+	autoconf automake libtool perl
 )
 
 missing=()

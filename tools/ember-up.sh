@@ -4,13 +4,13 @@
 # itself. Also usable directly:
 #
 #   ember-up up   [--dir DIR] [--mount PATH] [--port-base N] [--address IP]
-#                 [--target-size SIZE] [--targets-per-node N]
+#                 [--target-size SIZE] [--targets-per-node N] [--meta-kv URI]
 #   ember-up down [--dir DIR] [--force]
 #
 # Layout under DIR (default /var/lib/ember):
 #   secret             cluster secret (0600)
 #   etc/*.ini          daemon configs, written on the first `up`, then kept
-#   data/              mgmtd-kv/, meta-kv/ (LMDB), targets/nodeI-tS (files)
+#   data/              mgmtd-kv/, meta-kv/ (LMDB unless --meta-kv), targets/nodeI-tS
 #   log/*.log          each daemon's stdout+stderr
 #   run/*.pid          pids of what runs
 #   ember.env          EMBER_* settings the CLI reads (and a shell can source)
@@ -36,10 +36,11 @@ find_bin() {
 usage() {
 	cat <<EOF
 usage: ember up   [--dir DIR] [--mount PATH] [--port-base N] [--address IP]
-                  [--target-size SIZE] [--targets-per-node N]
+                  [--target-size SIZE] [--targets-per-node N] [--meta-kv URI]
        ember down [--dir DIR] [--force]
 
-up    starts a single-machine cluster: ember-mgmtd (LMDB), ember-meta (LMDB),
+up    starts a single-machine cluster: ember-mgmtd (LMDB), ember-meta (LMDB,
+      or the store --meta-kv names),
       3 ember-storage daemons with file-backed targets in chains of 3
       replicas, and an ember-fuse mount. The first run generates the secret
       and configs and formats the targets; later runs reuse them and mount
@@ -55,6 +56,8 @@ down  unmounts, stops the daemons (fuse, meta, storage, then mgmtd) with
 --address IP            address the daemons listen on (default 127.0.0.1)
 --target-size SIZE      size of each sparse target file (default 4G)
 --targets-per-node N    targets per storage daemon (default 2)
+--meta-kv URI           the metadata store, e.g. postgresql://user@host/db
+                        (default lmdb:DIR/data/meta-kv); first run only
 
 Settings are remembered in DIR/ember.env. See docs/operations.md.
 EOF
@@ -65,13 +68,13 @@ EOF
 parse() {
 	DIR=${EMBER_DIR:-/var/lib/ember}
 	local a
-	OPT_MOUNT='' OPT_PORT='' OPT_ADDR='' OPT_SIZE='' OPT_TPN='' FORCE=0
+	OPT_MOUNT='' OPT_PORT='' OPT_ADDR='' OPT_SIZE='' OPT_TPN='' OPT_KV='' FORCE=0
 	while [ $# -gt 0 ]; do
 		a=$1
 		case "$a" in
 		-h | --help) usage; exit 0 ;;
 		--force) FORCE=1; shift; continue ;;
-		--dir | --mount | --port-base | --address | --target-size | --targets-per-node)
+		--dir | --mount | --port-base | --address | --target-size | --targets-per-node | --meta-kv)
 			[ $# -ge 2 ] || { usage >&2; exit 2; }
 			case "$a" in
 			--dir) DIR=$2 ;;
@@ -80,6 +83,7 @@ parse() {
 			--address) OPT_ADDR=$2 ;;
 			--target-size) OPT_SIZE=$2 ;;
 			--targets-per-node) OPT_TPN=$2 ;;
+			--meta-kv) OPT_KV=$2 ;;
 			esac
 			shift 2 ;;
 		*) echo "$PROG $CMD: unexpected '$a'" >&2; usage >&2; exit 2 ;;
@@ -92,7 +96,7 @@ parse() {
 	ENV=$DIR/ember.env
 	# Remembered settings, then the flags on top of them.
 	EMBER_MOUNT=/mnt/ember EMBER_PORT_BASE=9100 EMBER_ADDRESS=127.0.0.1
-	EMBER_TARGET_SIZE=4G EMBER_TARGETS_PER_NODE=2
+	EMBER_TARGET_SIZE=4G EMBER_TARGETS_PER_NODE=2 EMBER_META_KV=
 	if [ -f "$ENV" ]; then
 		# shellcheck disable=SC1090
 		. "$ENV" || die "cannot read $ENV"
@@ -102,6 +106,10 @@ parse() {
 	EMBER_ADDRESS=${OPT_ADDR:-$EMBER_ADDRESS}
 	EMBER_TARGET_SIZE=${OPT_SIZE:-$EMBER_TARGET_SIZE}
 	EMBER_TARGETS_PER_NODE=${OPT_TPN:-$EMBER_TARGETS_PER_NODE}
+	# The store is fixed by the first run: its files are there.
+	EMBER_META_KV=${EMBER_META_KV:-${OPT_KV:-lmdb:$DIR/data/meta-kv}}
+	[ -z "$OPT_KV" ] || [ "$OPT_KV" = "$EMBER_META_KV" ] ||
+		die "--meta-kv: this cluster's metadata is in $EMBER_META_KV (a new --dir starts another)"
 	[[ $EMBER_PORT_BASE =~ ^[0-9]+$ ]] && [ "$EMBER_PORT_BASE" -ge 1 ] &&
 		[ "$EMBER_PORT_BASE" -le 65400 ] || die "--port-base: expected 1..65400"
 	[[ $EMBER_TARGETS_PER_NODE =~ ^[1-8]$ ]] || die "--targets-per-node: expected 1..8"
@@ -122,7 +130,7 @@ EMBER_TARGETS_PER_NODE=$EMBER_TARGETS_PER_NODE
 EMBER_MGMTD=$MGMTD_URL
 EMBER_META=$META_URL
 EMBER_SECRET_FILE=$SECRET
-EMBER_META_KV=lmdb:$DIR/data/meta-kv
+EMBER_META_KV=$EMBER_META_KV
 EMBER_METRICS_MGMTD=$EMBER_ADDRESS:$((EMBER_PORT_BASE + 80))
 EOF
 	mv "$ENV.tmp" "$ENV" || die "cannot write $ENV"
@@ -207,8 +215,8 @@ write_configs() {
 	ini=$DIR/etc/meta.ini
 	[ -f "$ini" ] || {
 		printf '# ember-meta (docs/configuration.md); written by ember up\n[meta]\n'
-		printf 'listen = %s\nkv = lmdb:%s/data/meta-kv\nsecret_file = %s\n' \
-			"$META_URL" "$DIR" "$SECRET"
+		printf 'listen = %s\nkv = %s\nsecret_file = %s\n' \
+			"$META_URL" "$EMBER_META_KV" "$SECRET"
 		printf 'chain_count = %d\nstripe = %d\nmgmtd = %s\n' "$nchains" "$nchains" "$MGMTD_URL"
 		metrics_section "$(find_bin ember-meta)" $((EMBER_PORT_BASE + 81))
 	} > "$ini"
@@ -357,7 +365,7 @@ summary() {
 	done
 	echo
 	echo "targets    $DIR/data/targets ($NODES nodes x $EMBER_TARGETS_PER_NODE files of $EMBER_TARGET_SIZE, $REPLICAS replicas)"
-	echo "metadata   $DIR/data/meta-kv (LMDB)    cluster state  $DIR/data/mgmtd-kv (LMDB)"
+	echo "metadata   $(echo "$EMBER_META_KV" | sed -E 's|^lmdb:(.*)|\1 (LMDB)|; s|//([^:@/]*):[^@/]*@|//\1:***@|')    cluster state  $DIR/data/mgmtd-kv (LMDB)"
 	echo "secret     $SECRET"
 	grep -q '^\[metrics\]' "$DIR/etc/mgmtd.ini" &&
 		echo "metrics    http://$EMBER_ADDRESS:$((EMBER_PORT_BASE + 80))/metrics (mgmtd), :$((EMBER_PORT_BASE + 81)) (meta)"

@@ -47,6 +47,9 @@ int em_fs_open(const struct em_fs_opts *o, struct em_fs **out);
 /* Every file must have been released. */
 void em_fs_close(struct em_fs *fs);
 struct em_meta_client *em_fs_meta(struct em_fs *fs);
+/* Renew the client's lease from now on even without write sessions: it
+ * holds locks, which live as long as the lease. */
+void em_fs_keep_alive(struct em_fs *fs);
 
 /* Asks mgmtd for the targets' space (em_routing_space: raw and usable). */
 struct em_routing_space;
@@ -55,9 +58,10 @@ int em_fs_space(struct em_fs *fs, struct em_routing_space *out);
 /* Removes every chunk of a deleted file from every replica: the chunks that
  * length covers and one stripe past it (a writer's last chunks whose length
  * never reached metadata). Idempotent; 0 or the first failure. *removed
- * gets the chunk removals done. */
+ * gets the chunk removals done. stop (may be NULL) is asked between batches
+ * of removals: true ends the work early with -ECANCELED. */
 int em_fs_remove_file(struct em_fs *fs, uint64_t ino, const struct em_meta_layout *l,
-		      uint64_t length, uint64_t *removed);
+		      uint64_t length, bool (*stop)(void *), void *arg, uint64_t *removed);
 
 /* How far a file's data goes on storage, for a write session whose client
  * died: the chunks from the one holding `known` on are probed a batch of at
@@ -85,6 +89,8 @@ int em_fs_file_release(struct em_fs *fs, struct em_fs_file *f);
 int em_fs_file_sync(struct em_fs *fs, struct em_fs_file *f);
 uint64_t em_fs_file_ino(const struct em_fs_file *f);
 int em_fs_file_flags(const struct em_fs_file *f);
+/* The write session the file holds (0: opened read-only). */
+uint64_t em_fs_file_session(const struct em_fs_file *f);
 
 /* Reads up to len bytes at off; short only at end of file; holes read as
  * zeros. Returns the byte count or a negative errno. */

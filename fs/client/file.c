@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ember/errors.h"
 #include "fs/client/internal.h"
@@ -49,12 +50,13 @@ static int finish_open(struct em_fs *fs, const struct em_meta_cred *cr,
 	struct em_fs_file *f = file_new(fs, cr, res, flags);
 	if (!f) {
 		if (res->session)
-			em_meta_client_close(fs->meta, cr, res->attr.ino, res->session, 0);
+			em_meta_client_close(fs->meta, cr, res->attr.ino, res->session, 0, 0);
 		return -ENOMEM;
 	}
 	*attr = res->attr;
 	if (trunc) {
-		struct em_meta_setattr req = { .valid = EM_SETATTR_SIZE, .size = 0 };
+		struct em_meta_setattr req = { .valid = EM_SETATTR_SIZE, .size = 0,
+					       .session = f->session };
 		int rc = truncate_inode(fs, cr, f->in, &req, attr);
 		if (rc) {
 			em_fs_file_release(fs, f);
@@ -99,18 +101,20 @@ int em_fs_file_sync(struct em_fs *fs, struct em_fs_file *f)
 	struct em_fs_inode *in = f->in;
 	pthread_mutex_lock(&in->mu);
 	uint64_t size = in->attr.size;
-	bool behind = size > in->published;
+	bool behind = size > in->published, wrote = f->wrote;
+	f->wrote = false;
 	pthread_mutex_unlock(&in->mu);
-	if (!behind)
+	if (!behind && !wrote)
 		return 0;
-	int rc = em_meta_client_set_length(fs->meta, &f->cred, in->ino, f->session, size);
-	if (rc)
-		return em_fs_errno(rc);
+	int rc = em_meta_client_set_length(fs->meta, &f->cred, in->ino, f->session, size,
+					   wrote ? EM_META_WROTE : 0);
 	pthread_mutex_lock(&in->mu);
-	if (size > in->published)
+	if (rc)
+		f->wrote |= wrote;
+	else if (size > in->published)
 		in->published = size;
 	pthread_mutex_unlock(&in->mu);
-	return 0;
+	return em_fs_errno(rc);
 }
 
 int em_fs_file_release(struct em_fs *fs, struct em_fs_file *f)
@@ -118,8 +122,11 @@ int em_fs_file_release(struct em_fs *fs, struct em_fs_file *f)
 	struct em_fs_inode *in = f->in;
 	int rc = 0;
 	if (f->session) {
-		uint64_t size = em_fs_inode_size(in);
-		rc = em_fs_errno(em_fs_close_session(fs, &f->cred, in->ino, f->session, size));
+		pthread_mutex_lock(&in->mu);
+		uint64_t size = in->attr.size;
+		uint32_t flags = f->wrote ? EM_META_WROTE : 0;
+		pthread_mutex_unlock(&in->mu);
+		rc = em_fs_errno(em_fs_close_session(fs, &f->cred, in->ino, f->session, size, flags));
 		if (rc)
 			EM_ERR("fs", "inode %llu: closing write session: %s",
 			       (unsigned long long)in->ino, em_strerror(rc));
@@ -143,6 +150,11 @@ uint64_t em_fs_file_ino(const struct em_fs_file *f)
 int em_fs_file_flags(const struct em_fs_file *f)
 {
 	return f->flags;
+}
+
+uint64_t em_fs_file_session(const struct em_fs_file *f)
+{
+	return f->session;
 }
 
 ssize_t em_fs_read(struct em_fs *fs, struct em_fs_file *f, void *buf, size_t len, uint64_t off)
@@ -170,24 +182,57 @@ ssize_t em_fs_read(struct em_fs *fs, struct em_fs_file *f, void *buf, size_t len
 	return rc ? rc : (ssize_t)len;
 }
 
+static bool has_priv(uint32_t mode)
+{
+	return (mode & S_ISUID) || (mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP);
+}
+
+/* A write by one without CAP_FSETID takes the set-id bits at once, as on
+ * Linux (the kernel leaves it to us: FUSE_CAP_HANDLE_KILLPRIV). The mode
+ * this mount knows decides whether to ask; whatever it missed, the next
+ * length report or close (EM_META_WROTE) takes. */
+static void kill_priv(struct em_fs *fs, struct em_fs_file *f)
+{
+	struct em_meta_setattr s = { .valid = EM_SETATTR_KILL_PRIV, .session = f->session };
+	struct em_meta_attr a;
+	int rc = em_meta_client_setattr(fs->meta, &f->cred, f->in->ino, &s, &a);
+	if (rc) {
+		EM_WARN_LIMITED("fs", "inode %llu: clearing set-id bits after a write: %s",
+				(unsigned long long)f->in->ino, em_strerror(rc));
+		return;
+	}
+	pthread_mutex_lock(&f->in->mu);
+	f->in->attr.mode = a.mode;
+	f->in->attr.ctime_ns = a.ctime_ns;
+	pthread_mutex_unlock(&f->in->mu);
+}
+
 ssize_t em_fs_write(struct em_fs *fs, struct em_fs_file *f, const void *buf, size_t len,
 		    uint64_t off)
 {
 	struct em_fs_inode *in = f->in;
 	if (!len)
 		return 0;
+	if (off >= EM_META_MAX_FILE_SIZE || len > EM_META_MAX_FILE_SIZE - off)
+		return -EFBIG;
 	pthread_rwlock_rdlock(&in->io);
 	struct em_fs_op *ops;
 	int n = em_fs_make_ops(fs, in->ino, &in->attr.layout, true, (void *)buf, off, len, &ops);
 	int rc = n < 0 ? n : em_fs_io_run(fs, ops, (size_t)n);
 	free(n > 0 ? ops : NULL);
+	bool kill = false;
 	if (rc == 0) {
 		pthread_mutex_lock(&in->mu);
 		if (off + len > in->attr.size)
 			in->attr.size = off + len;
+		f->wrote = true;
+		kill = !f->priv_checked && f->cred.uid != 0 && has_priv(in->attr.mode);
+		f->priv_checked = true;
 		pthread_mutex_unlock(&in->mu);
 	}
 	pthread_rwlock_unlock(&in->io);
+	if (kill)
+		kill_priv(fs, f);
 	return rc ? rc : (ssize_t)len;
 }
 
@@ -244,10 +289,12 @@ static int zero_range(struct em_fs *fs, uint64_t ino, const struct em_meta_layou
 /* Removes chunks [first, end) of a file from every replica of their
  * chains; chunks that do not exist cost one round trip to their head. */
 static int remove_chunks(struct em_fs *fs, uint64_t ino, const struct em_meta_layout *l,
-			 uint64_t first, uint64_t end)
+			 uint64_t first, uint64_t end, bool (*stop)(void *), void *arg)
 {
 	uint64_t cs = l->chunk_size;
 	for (uint64_t i = first; i < end; i += TRIM_BATCH) {
+		if (stop && stop(arg))
+			return -ECANCELED;
 		uint64_t n = end - i < TRIM_BATCH ? end - i : TRIM_BATCH;
 		struct em_fs_op *ops;
 		int k = em_fs_make_ops(fs, ino, l, true, NULL, i * cs, n * cs, &ops);
@@ -267,7 +314,7 @@ static int remove_chunks(struct em_fs *fs, uint64_t ino, const struct em_meta_la
 }
 
 int em_fs_remove_file(struct em_fs *fs, uint64_t ino, const struct em_meta_layout *l,
-		      uint64_t length, uint64_t *removed)
+		      uint64_t length, bool (*stop)(void *), void *arg, uint64_t *removed)
 {
 	int64_t n = length ? em_fs_piece_count(l, 0, length) : 0;
 	if (n < 0)
@@ -275,7 +322,7 @@ int em_fs_remove_file(struct em_fs *fs, uint64_t ino, const struct em_meta_layou
 	uint64_t extra = l->stripe < 1 ? 1 : l->stripe > TRIM_BATCH ? TRIM_BATCH : l->stripe;
 	uint64_t end = (uint64_t)n + extra;
 	*removed = 0;
-	int rc = remove_chunks(fs, ino, l, 0, end);
+	int rc = remove_chunks(fs, ino, l, 0, end, stop, arg);
 	if (rc == 0)
 		*removed = end;
 	return rc;
@@ -353,7 +400,7 @@ static int trim_chunks(struct em_fs *fs, uint64_t ino, const struct em_meta_layo
 			return rc;
 		first++;
 	}
-	return remove_chunks(fs, ino, l, first, end);
+	return remove_chunks(fs, ino, l, first, end, NULL, NULL);
 }
 
 /* Chunks wholly inside the hole are removed (the last one may end at the
@@ -375,7 +422,7 @@ int em_fs_punch(struct em_fs *fs, struct em_fs_file *f, uint64_t off, uint64_t l
 		} else {
 			rc = zero_range(fs, in->ino, l, off, a * cs);
 			if (rc == 0)
-				rc = remove_chunks(fs, in->ino, l, a, b);
+				rc = remove_chunks(fs, in->ino, l, a, b, NULL, NULL);
 			if (rc == 0 && b * cs < end)
 				rc = zero_range(fs, in->ino, l, b * cs, end);
 		}
@@ -399,7 +446,8 @@ static int truncate_inode(struct em_fs *fs, const struct em_meta_cred *cr,
 	if (rc == 0 && cur.size > old)
 		old = cur.size;
 	if (rc == 0 && req->size < old) {
-		struct em_meta_setattr check = { .valid = EM_SETATTR_SIZE, .size = old };
+		struct em_meta_setattr check = { .valid = EM_SETATTR_SIZE, .size = old,
+						 .session = req->session };
 		rc = em_meta_client_setattr(fs->meta, cr, in->ino, &check, &cur);
 		if (rc == 0)
 			rc = trim_chunks(fs, in->ino, &cur.layout, req->size, old);

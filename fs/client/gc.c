@@ -173,11 +173,19 @@ static int recover_one(struct em_fs *fs, struct em_meta *m, const struct em_meta
 	return rc;
 }
 
+static bool stop_asked(void *g)
+{
+	return stopping(g);
+}
+
+/* A shutdown (stop) ends a long removal between batches; the entry stays
+ * queued and the next GC leader removes the file again from its start. */
 static int gc_one(struct em_fs *fs, struct em_meta *m, const struct em_meta_gc_entry *e,
-		  uint64_t *removed)
+		  struct em_fs_gc *stop, uint64_t *removed)
 {
 	*removed = 0;
-	int rc = em_fs_remove_file(fs, e->ino, &e->layout, e->length, removed);
+	int rc = em_fs_remove_file(fs, e->ino, &e->layout, e->length, stop ? stop_asked : NULL,
+				   stop, removed);
 	return rc ? rc : em_meta_gc_done(m, e->ino);
 }
 
@@ -234,8 +242,10 @@ static bool pass(struct em_fs_gc *g)
 		if (wall_ms() + g->o.lease_ms / 2 >= g->lease.expires_ms && !lease_step(g))
 			break;
 		uint64_t removed;
-		rc = gc_one(g->fs, g->o.meta, e, &removed);
+		rc = gc_one(g->fs, g->o.meta, e, g, &removed);
 		add(g->m.chunks, removed);
+		if (rc == -ECANCELED)
+			break;
 		if (rc) {
 			add(g->m.errors, 1);
 			EM_WARN_LIMITED("gc", "inode %llu: %s; retried next pass",
@@ -390,7 +400,7 @@ int em_fs_upkeep_once(struct em_fs *fs, struct em_meta *m, struct em_fs_upkeep_c
 		size_t done = 0;
 		for (size_t i = 0; i < n; i++) {
 			uint64_t removed;
-			rc = gc_one(fs, m, &ents[i], &removed);
+			rc = gc_one(fs, m, &ents[i], NULL, &removed);
 			out->chunks += removed;
 			if (rc == 0) {
 				out->freed++;

@@ -57,6 +57,9 @@ struct em_fs_file {
 	struct em_meta_cred cred;    /* the opener's: release and sync act for it */
 	uint64_t session;            /* 0: read-only */
 	int flags;
+	/* Under in->mu. wrote: written since the last report to metadata
+	 * (EM_META_WROTE); priv_checked: the first write looked at set-id. */
+	bool wrote, priv_checked;
 };
 
 #define EM_FS_ITAB 256
@@ -96,6 +99,7 @@ struct em_fs {
 	pthread_t keep_th;
 	bool keep_init, keep_running, keep_stop;
 	unsigned sessions;           /* write sessions open in this mount */
+	bool keep_alive;             /* renew even without sessions (locks) */
 	uint32_t lease_ms;           /* as the last renewal granted; 0: none yet */
 	struct em_fs_close_retry *retries;
 };
@@ -109,7 +113,7 @@ void em_fs_sessions_add(struct em_fs *fs, int delta);
 /* Ends a write session; a failure other than "already gone" is queued for
  * the keeper to retry and reported as success: the length is not lost. */
 int em_fs_close_session(struct em_fs *fs, const struct em_meta_cred *cr, uint64_t ino,
-			uint64_t session, uint64_t length);
+			uint64_t session, uint64_t length, uint32_t flags);
 
 /* Chain of chunk index of a file, refreshing the chain list when it is
  * empty; -EAGAIN when the cluster has no chains yet. */

@@ -19,6 +19,7 @@
 struct em_fs_close_retry {
 	struct em_meta_cred cred;
 	uint64_t ino, session, length;
+	uint32_t flags;
 	struct em_fs_close_retry *next;
 };
 
@@ -51,7 +52,8 @@ static void retry_closes(struct em_fs *fs)
 	while (list) {
 		struct em_fs_close_retry *r = list;
 		list = r->next;
-		int rc = em_meta_client_close(fs->meta, &r->cred, r->ino, r->session, r->length);
+		int rc = em_meta_client_close(fs->meta, &r->cred, r->ino, r->session, r->length,
+						  r->flags);
 		if (close_done(rc)) {
 			EM_INFO("fs", "inode %llu: close delivered%s", (unsigned long long)r->ino,
 				rc ? " (session already recovered)" : "");
@@ -88,7 +90,7 @@ static void *keeper(void *arg)
 			;
 		if (fs->keep_stop)
 			break;
-		bool busy = fs->sessions || fs->retries;
+		bool busy = fs->sessions || fs->retries || fs->keep_alive;
 		bool retry = fs->retries != NULL;
 		pthread_mutex_unlock(&fs->keep_mu);
 		if (busy)
@@ -142,6 +144,13 @@ void em_fs_keeper_stop(struct em_fs *fs)
 	pthread_mutex_destroy(&fs->keep_mu);
 }
 
+void em_fs_keep_alive(struct em_fs *fs)
+{
+	pthread_mutex_lock(&fs->keep_mu);
+	fs->keep_alive = true;
+	pthread_mutex_unlock(&fs->keep_mu);
+}
+
 void em_fs_sessions_add(struct em_fs *fs, int delta)
 {
 	pthread_mutex_lock(&fs->keep_mu);
@@ -150,15 +159,15 @@ void em_fs_sessions_add(struct em_fs *fs, int delta)
 }
 
 int em_fs_close_session(struct em_fs *fs, const struct em_meta_cred *cr, uint64_t ino,
-			uint64_t session, uint64_t length)
+			uint64_t session, uint64_t length, uint32_t flags)
 {
-	int rc = em_meta_client_close(fs->meta, cr, ino, session, length);
+	int rc = em_meta_client_close(fs->meta, cr, ino, session, length, flags);
 	if (close_done(rc))
 		return rc;
 	struct em_fs_close_retry *r = malloc(sizeof(*r));
 	if (!r)
 		return rc;
-	*r = (struct em_fs_close_retry){ *cr, ino, session, length, NULL };
+	*r = (struct em_fs_close_retry){ *cr, ino, session, length, flags, NULL };
 	pthread_mutex_lock(&fs->keep_mu);
 	r->next = fs->retries;
 	fs->retries = r;

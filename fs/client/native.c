@@ -337,8 +337,10 @@ static void start(struct em_ring *r, struct slot *s)
 		len = s->off >= size ? 0 : len > size - s->off ? (size_t)(size - s->off) : len;
 	}
 	s->result = (int64_t)len;
-	int n = em_fs_make_ops(r->c->fs, in->ino, &in->attr.layout, s->write, s->ptr, s->off,
-			       len, &s->ops);
+	int n = s->write && (s->off >= EM_META_MAX_FILE_SIZE || len > EM_META_MAX_FILE_SIZE - s->off)
+			? -EFBIG
+			: em_fs_make_ops(r->c->fs, in->ino, &in->attr.layout, s->write, s->ptr,
+					 s->off, len, &s->ops);
 	if (n <= 0) {
 		if (n < 0)
 			s->result = n;

@@ -5,6 +5,7 @@
 
 #define FUSE_USE_VERSION 312
 #include <fuse_lowlevel.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "fs/client/client.h"
@@ -13,6 +14,7 @@ struct em_fuse {
 	struct em_fs *fs;
 	double entry_timeout, attr_timeout;
 	bool direct_io;
+	atomic_bool locks_used;      /* a lock was taken here: closes release them */
 };
 
 static inline struct em_fuse *em_fuse_of(fuse_req_t req)
@@ -65,6 +67,14 @@ void em_fuse_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 void em_fuse_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			 struct fuse_file_info *fi);
 void em_fuse_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+
+void em_fuse_getlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct flock *fl);
+void em_fuse_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct flock *fl,
+		   int sleep);
+void em_fuse_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, int op);
+/* Releases fi's owner's POSIX locks (a close, from flush) or flock (the
+ * last close, from release) on ino, if this mount ever locked. */
+void em_fuse_unlock_owner(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, bool flock);
 
 void em_fuse_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
 		      size_t size, int flags);

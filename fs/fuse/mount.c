@@ -135,6 +135,9 @@ static const struct fuse_lowlevel_ops ops = {
 	.create = em_fuse_create,
 	.fallocate = em_fuse_fallocate,
 	.readdirplus = em_fuse_readdirplus,
+	.getlk = em_fuse_getlk,
+	.setlk = em_fuse_setlk,
+	.flock = em_fuse_flock,
 };
 
 static const char *env_or(const char *name, const char *def)

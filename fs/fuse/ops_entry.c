@@ -31,6 +31,7 @@ void em_fuse_stat(const struct em_meta_attr *a, struct stat *st)
 	st->st_nlink = a->nlink;
 	st->st_uid = a->uid;
 	st->st_gid = a->gid;
+	st->st_rdev = (dev_t)a->rdev;
 	st->st_size = (off_t)a->size;
 	st->st_blocks = (blkcnt_t)((a->size + 511) / 512);
 	/* Programs size their buffers by st_blksize: a chunk is the unit the
@@ -97,6 +98,25 @@ static int64_t ts_ns(const struct timespec *t)
 	return (int64_t)t->tv_sec * 1000000000 + t->tv_nsec;
 }
 
+/* A non-owner's write makes the kernel (when it keeps set-id clearing to
+ * itself: this libfuse does not ask for FUSE_CAP_HANDLE_KILLPRIV) send a
+ * chmod, as the writer, to the mode minus S_ISUID and S_ISGID, which the
+ * owner check refuses. Exactly that change becomes a kill-priv, which
+ * metadata allows to whoever may write the file. */
+static int kill_priv_chmod(struct em_fuse *m, const struct em_meta_cred *cr, fuse_ino_t ino,
+			   uint32_t mode, struct em_meta_attr *a)
+{
+	int rc = em_fs_getattr(m->fs, cr, ino, a);
+	if (rc)
+		return rc;
+	uint32_t cur = a->mode & 07777, setid = S_ISUID | S_ISGID;
+	if (mode == cur || (mode & ~setid) != (cur & ~setid) || (mode & setid & ~cur))
+		return -EPERM;
+	struct em_meta_setattr k = { .valid = EM_SETATTR_KILL_PRIV };
+	rc = em_fs_setattr(m->fs, cr, ino, &k, a);
+	return rc == -EACCES ? -EPERM : rc;
+}
+
 void em_fuse_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, int valid,
 		     struct fuse_file_info *fi)
 {
@@ -117,6 +137,9 @@ void em_fuse_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, int valid,
 	if (valid & FUSE_SET_ATTR_SIZE) {
 		s.valid |= EM_SETATTR_SIZE;
 		s.size = (uint64_t)st->st_size;
+		/* ftruncate: the descriptor's open decides, not today's mode. */
+		if (fi && fi->fh)
+			s.session = em_fs_file_session((struct em_fs_file *)(uintptr_t)fi->fh);
 	}
 	if (valid & FUSE_SET_ATTR_ATIME_NOW) {
 		s.valid |= EM_SETATTR_ATIME_NOW;
@@ -134,6 +157,8 @@ void em_fuse_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, int valid,
 	struct em_meta_attr a;
 	em_fuse_cred(req, &cr);
 	int rc = em_fs_setattr(m->fs, &cr, ino, &s, &a);
+	if (rc == -EPERM && s.valid == EM_SETATTR_MODE)
+		rc = kill_priv_chmod(m, &cr, ino, s.mode, &a);
 	if (rc) {
 		em_fuse_reply_err(req, rc);
 		return;
@@ -156,22 +181,17 @@ void em_fuse_readlink(fuse_req_t req, fuse_ino_t ino)
 		fuse_reply_readlink(req, buf);
 }
 
-/* Only regular files: the metadata service keeps no device nodes, FIFOs
- * or sockets. */
+/* Regular files, FIFOs, sockets and device nodes: metadata stores the node;
+ * the kernel serves a FIFO's, socket's or device's I/O itself. */
 void em_fuse_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		   dev_t rdev)
 {
-	if (!S_ISREG(mode)) {
-		fuse_reply_err(req, EPERM);
-		return;
-	}
 	struct em_fuse *m = em_fuse_of(req);
 	struct em_meta_cred cr;
-	struct em_meta_open_res res;
+	struct em_meta_attr a;
 	em_fuse_cred(req, &cr);
-	int rc = em_meta_client_create(em_fs_meta(m->fs), &cr, parent, name, mode & 07777,
-				       O_CREAT | O_EXCL | O_RDONLY, 0, &res);
-	em_fuse_reply_entry(req, rc, &res.attr);
+	int rc = em_meta_client_mknod(em_fs_meta(m->fs), &cr, parent, name, mode, rdev, &a);
+	em_fuse_reply_entry(req, rc, &a);
 }
 
 void em_fuse_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)

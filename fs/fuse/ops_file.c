@@ -89,9 +89,11 @@ void em_fuse_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 		fuse_reply_write(req, (size_t)n);
 }
 
-/* close(2): publish the length so another mount's open sees the file whole. */
+/* close(2): publish the length so another mount's open sees the file
+ * whole, and drop the closer's record locks (POSIX: any close does). */
 void em_fuse_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	em_fuse_unlock_owner(req, ino, fi, false);
 	em_fuse_reply_err(req, em_fs_file_sync(em_fuse_of(req)->fs, file_of(fi)));
 }
 
@@ -103,6 +105,8 @@ void em_fuse_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_fil
 
 void em_fuse_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	if (fi->flock_release)
+		em_fuse_unlock_owner(req, ino, fi, true);
 	em_fuse_reply_err(req, em_fs_file_release(em_fuse_of(req)->fs, file_of(fi)));
 }
 

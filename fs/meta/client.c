@@ -181,6 +181,13 @@ static int decode(struct em_meta_call *k, const void *p, size_t len)
 		return em_meta_dec_statfs_rsp(p, len, k->out);
 	case EM_META_OUT_GC:
 		return em_meta_dec_gc_list_rsp(p, len, k->gc, k->max, k->n);
+	case EM_META_OUT_LOCK: {
+		struct em_meta_lock_range r;
+		int rc = em_meta_dec_lock_rsp(p, len, &r);
+		if (rc == 0 && k->out)
+			*(struct em_meta_lock_range *)k->out = r;
+		return rc;
+	}
 	case EM_META_OUT_U32: {
 		struct em_dec d;
 		em_dec_init(&d, p, len);

@@ -90,21 +90,31 @@ int em_meta_client_open_async(struct em_meta_client *c, const struct em_meta_cre
 		uint64_t ino, int flags, uint64_t client_id, struct em_meta_open_res *out,
 		em_meta_done_fn cb, void *arg);
 
+/* flags: EM_META_WROTE (meta.h). */
 int em_meta_client_close(struct em_meta_client *c, const struct em_meta_cred *cr, uint64_t ino,
-		uint64_t session, uint64_t length);
+		uint64_t session, uint64_t length, uint32_t flags);
 int em_meta_client_close_async(struct em_meta_client *c, const struct em_meta_cred *cr,
-		uint64_t ino, uint64_t session, uint64_t length, em_meta_done_fn cb, void *arg);
+		uint64_t ino, uint64_t session, uint64_t length, uint32_t flags, em_meta_done_fn cb,
+		void *arg);
 
 int em_meta_client_set_length(struct em_meta_client *c, const struct em_meta_cred *cr,
-		uint64_t ino, uint64_t session, uint64_t length);
+		uint64_t ino, uint64_t session, uint64_t length, uint32_t flags);
 int em_meta_client_set_length_async(struct em_meta_client *c, const struct em_meta_cred *cr,
-		uint64_t ino, uint64_t session, uint64_t length, em_meta_done_fn cb, void *arg);
+		uint64_t ino, uint64_t session, uint64_t length, uint32_t flags, em_meta_done_fn cb,
+		void *arg);
 
 int em_meta_client_mkdir(struct em_meta_client *c, const struct em_meta_cred *cr, uint64_t parent,
 		const char *name, uint32_t mode, struct em_meta_attr *out);
 int em_meta_client_mkdir_async(struct em_meta_client *c, const struct em_meta_cred *cr,
 		uint64_t parent, const char *name, uint32_t mode, struct em_meta_attr *out,
 		em_meta_done_fn cb, void *arg);
+
+/* mode carries the type: S_IFIFO, S_IFSOCK, S_IFCHR, S_IFBLK or S_IFREG. */
+int em_meta_client_mknod(struct em_meta_client *c, const struct em_meta_cred *cr, uint64_t parent,
+		const char *name, uint32_t mode, uint64_t rdev, struct em_meta_attr *out);
+int em_meta_client_mknod_async(struct em_meta_client *c, const struct em_meta_cred *cr,
+		uint64_t parent, const char *name, uint32_t mode, uint64_t rdev,
+		struct em_meta_attr *out, em_meta_done_fn cb, void *arg);
 
 int em_meta_client_symlink(struct em_meta_client *c, const struct em_meta_cred *cr,
 		uint64_t parent, const char *name, const char *target, struct em_meta_attr *out);
@@ -187,5 +197,12 @@ int em_meta_client_gc_done_async(struct em_meta_client *c, uint64_t ino, em_meta
 int em_meta_client_renew(struct em_meta_client *c, uint32_t *lease_ms);
 int em_meta_client_renew_async(struct em_meta_client *c, uint32_t *lease_ms, em_meta_done_fn cb,
 		void *arg);
+
+/* em_meta_lock (meta.h) through the service. */
+int em_meta_client_lock(struct em_meta_client *c, const struct em_meta_cred *cr, uint64_t ino,
+		const struct em_meta_lock *req, struct em_meta_lock_range *conflict);
+int em_meta_client_lock_async(struct em_meta_client *c, const struct em_meta_cred *cr,
+		uint64_t ino, const struct em_meta_lock *req, struct em_meta_lock_range *conflict,
+		em_meta_done_fn cb, void *arg);
 
 #endif

@@ -18,6 +18,7 @@ enum em_meta_out {
 	EM_META_OUT_STATFS,   /* out: struct em_meta_statfs */
 	EM_META_OUT_GC,       /* gc[max], *n */
 	EM_META_OUT_U32,      /* out: uint32_t */
+	EM_META_OUT_LOCK,     /* out: struct em_meta_lock_range (may be NULL) */
 };
 
 struct em_meta_call {

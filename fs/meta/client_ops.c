@@ -51,8 +51,8 @@ static void want_bytes(struct em_meta_call *k, void *buf, size_t len)
 
 /* close and set_length send the same request: only the method differs. */
 static int session_call(struct em_meta_client *c, const struct em_meta_cred *cr, uint16_t method,
-			uint64_t ino, uint64_t session, uint64_t length, em_meta_done_fn cb,
-			void *arg)
+			uint64_t ino, uint64_t session, uint64_t length, uint32_t flags,
+			em_meta_done_fn cb, void *arg)
 {
 	struct em_meta_call *k = em_meta_call_new(c, method, cr, EM_META_OUT_NONE, cb, arg);
 	if (!k)
@@ -60,6 +60,7 @@ static int session_call(struct em_meta_client *c, const struct em_meta_cred *cr,
 	k->req.ino = ino;
 	k->req.session = session;
 	k->req.length = length;
+	k->req.flags = flags;
 	return em_meta_call_submit(k);
 }
 
@@ -188,27 +189,30 @@ int em_meta_client_open(struct em_meta_client *c, const struct em_meta_cred *cr,
 }
 
 int em_meta_client_close_async(struct em_meta_client *c, const struct em_meta_cred *cr,
-		uint64_t ino, uint64_t session, uint64_t length, em_meta_done_fn cb, void *arg)
+		uint64_t ino, uint64_t session, uint64_t length, uint32_t flags, em_meta_done_fn cb,
+		void *arg)
 {
-	return session_call(c, cr, EM_META_CLOSE, ino, session, length, cb, arg);
+	return session_call(c, cr, EM_META_CLOSE, ino, session, length, flags, cb, arg);
 }
 
 int em_meta_client_close(struct em_meta_client *c, const struct em_meta_cred *cr, uint64_t ino,
-		uint64_t session, uint64_t length)
+		uint64_t session, uint64_t length, uint32_t flags)
 {
-	return em_meta_client_close_async(c, cr, ino, session, length, em_meta_sync, NULL);
+	return em_meta_client_close_async(c, cr, ino, session, length, flags, em_meta_sync, NULL);
 }
 
 int em_meta_client_set_length_async(struct em_meta_client *c, const struct em_meta_cred *cr,
-		uint64_t ino, uint64_t session, uint64_t length, em_meta_done_fn cb, void *arg)
+		uint64_t ino, uint64_t session, uint64_t length, uint32_t flags, em_meta_done_fn cb,
+		void *arg)
 {
-	return session_call(c, cr, EM_META_SET_LENGTH, ino, session, length, cb, arg);
+	return session_call(c, cr, EM_META_SET_LENGTH, ino, session, length, flags, cb, arg);
 }
 
 int em_meta_client_set_length(struct em_meta_client *c, const struct em_meta_cred *cr,
-		uint64_t ino, uint64_t session, uint64_t length)
+		uint64_t ino, uint64_t session, uint64_t length, uint32_t flags)
 {
-	return em_meta_client_set_length_async(c, cr, ino, session, length, em_meta_sync, NULL);
+	return em_meta_client_set_length_async(c, cr, ino, session, length, flags, em_meta_sync,
+					       NULL);
 }
 
 int em_meta_client_mkdir_async(struct em_meta_client *c, const struct em_meta_cred *cr,
@@ -229,6 +233,27 @@ int em_meta_client_mkdir(struct em_meta_client *c, const struct em_meta_cred *cr
 		const char *name, uint32_t mode, struct em_meta_attr *out)
 {
 	return em_meta_client_mkdir_async(c, cr, parent, name, mode, out, em_meta_sync, NULL);
+}
+
+int em_meta_client_mknod_async(struct em_meta_client *c, const struct em_meta_cred *cr,
+		uint64_t parent, const char *name, uint32_t mode, uint64_t rdev,
+		struct em_meta_attr *out, em_meta_done_fn cb, void *arg)
+{
+	struct em_meta_call *k = em_meta_call_new(c, EM_META_MKNOD, cr, EM_META_OUT_ATTR, cb, arg);
+	if (!k)
+		return -ENOMEM;
+	set_name(k, k->req.name, name);
+	k->req.ino = parent;
+	k->req.mode = mode;
+	k->req.rdev = rdev;
+	k->out = out;
+	return em_meta_call_submit(k);
+}
+
+int em_meta_client_mknod(struct em_meta_client *c, const struct em_meta_cred *cr, uint64_t parent,
+		const char *name, uint32_t mode, uint64_t rdev, struct em_meta_attr *out)
+{
+	return em_meta_client_mknod_async(c, cr, parent, name, mode, rdev, out, em_meta_sync, NULL);
 }
 
 int em_meta_client_symlink_async(struct em_meta_client *c, const struct em_meta_cred *cr,
@@ -485,4 +510,23 @@ int em_meta_client_renew_async(struct em_meta_client *c, uint32_t *lease_ms, em_
 int em_meta_client_renew(struct em_meta_client *c, uint32_t *lease_ms)
 {
 	return em_meta_client_renew_async(c, lease_ms, em_meta_sync, NULL);
+}
+
+int em_meta_client_lock_async(struct em_meta_client *c, const struct em_meta_cred *cr,
+		uint64_t ino, const struct em_meta_lock *req, struct em_meta_lock_range *conflict,
+		em_meta_done_fn cb, void *arg)
+{
+	struct em_meta_call *k = em_meta_call_new(c, EM_META_LOCK, cr, EM_META_OUT_LOCK, cb, arg);
+	if (!k)
+		return -ENOMEM;
+	k->req.ino = ino;
+	k->req.lock = *req;
+	k->out = conflict;
+	return em_meta_call_submit(k);
+}
+
+int em_meta_client_lock(struct em_meta_client *c, const struct em_meta_cred *cr, uint64_t ino,
+		const struct em_meta_lock *req, struct em_meta_lock_range *conflict)
+{
+	return em_meta_client_lock_async(c, cr, ino, req, conflict, em_meta_sync, NULL);
 }

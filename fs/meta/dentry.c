@@ -1,5 +1,5 @@
 /* Directory entries: lookup, creating names (files, directories, symlinks,
- * hard links), removing them (unlink, rmdir), readdir and readlink. */
+ * special files, hard links), removing them (unlink, rmdir), readdir and readlink. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -107,6 +107,7 @@ struct mknod_ctx {
 	const char *name;
 	size_t nlen;
 	uint32_t mode;
+	uint64_t rdev;
 	const char *target;
 	size_t tlen;
 	bool is_create;            /* em_meta_create: open an existing file */
@@ -183,6 +184,11 @@ static int mknod_fn(struct em_kv_txn *t, void *arg)
 		memset(&a->layout, 0, sizeof(a->layout));
 		c->in.tlen = (uint16_t)c->tlen;
 		memcpy(c->in.target, c->target, c->tlen);
+	} else if (!S_ISREG(a->mode)) {
+		/* FIFOs, sockets and device nodes hold no data. */
+		a->nlink = 1;
+		a->rdev = c->rdev;
+		memset(&a->layout, 0, sizeof(a->layout));
 	} else {
 		a->nlink = 1;
 		/* Files start on successive chains so load spreads. */
@@ -232,6 +238,31 @@ int em_meta_mkdir(struct em_meta *m, const struct em_meta_cred *cr, uint64_t par
 		.m = m, .cr = cr, .parent = parent, .name = name,
 		.mode = S_IFDIR | (mode & 07777),
 	};
+	int rc = make_node(&c);
+	if (rc == 0 && out)
+		*out = c.in.a;
+	return rc;
+}
+
+int em_meta_mknod(struct em_meta *m, const struct em_meta_cred *cr, uint64_t parent,
+		  const char *name, uint32_t mode, uint64_t rdev, struct em_meta_attr *out)
+{
+	struct mknod_ctx c = { .m = m, .cr = cr, .parent = parent, .name = name,
+			       .mode = mode & (S_IFMT | 07777) };
+	switch (mode & S_IFMT) {
+	case S_IFREG:
+	case S_IFIFO:
+	case S_IFSOCK:
+		break;
+	case S_IFCHR:
+	case S_IFBLK:
+		if (cr->uid != 0)
+			return -EPERM;
+		c.rdev = rdev;
+		break;
+	default:
+		return -EINVAL;
+	}
 	int rc = make_node(&c);
 	if (rc == 0 && out)
 		*out = c.in.a;
@@ -404,7 +435,22 @@ struct readdir_ctx {
 
 static uint32_t dirent_type(uint8_t t)
 {
-	return t == EM_META_T_DIR ? DT_DIR : t == EM_META_T_SYMLINK ? DT_LNK : DT_REG;
+	switch (t) {
+	case EM_META_T_DIR:
+		return DT_DIR;
+	case EM_META_T_SYMLINK:
+		return DT_LNK;
+	case EM_META_T_FIFO:
+		return DT_FIFO;
+	case EM_META_T_CHR:
+		return DT_CHR;
+	case EM_META_T_BLK:
+		return DT_BLK;
+	case EM_META_T_SOCK:
+		return DT_SOCK;
+	default:
+		return DT_REG;
+	}
 }
 
 static int readdir_fn(struct em_kv_txn *t, void *arg)

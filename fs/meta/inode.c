@@ -41,6 +41,14 @@ int em_meta_dir_load(struct em_kv_txn *t, uint64_t ino, struct em_meta_inode *ou
 	return 0;
 }
 
+void em_meta_kill_priv(struct em_meta_attr *a)
+{
+	a->mode &= ~(uint32_t)S_ISUID;
+	/* setgid without group execute marks mandatory locking and stays. */
+	if (a->mode & S_IXGRP)
+		a->mode &= ~(uint32_t)S_ISGID;
+}
+
 int em_meta_has_sessions(struct em_kv_txn *t, uint64_t ino)
 {
 	uint8_t b[EM_META_KEY_MAX], e[EM_META_KEY_MAX];
@@ -65,7 +73,7 @@ int em_meta_inode_destroy(struct em_kv_txn *t, const struct em_meta_inode *in)
 	if ((rc = em_kv_clear_range(t, key, kl, end, el)) < 0)
 		return rc;
 	kl = em_meta_key_ino_prefix(key, 'O', in->a.ino);
-	if ((rc = em_kv_clear(t, key, kl)) < 0)
+	if ((rc = em_kv_clear(t, key, kl)) < 0 || (rc = em_meta_locks_destroy(t, in->a.ino)) < 0)
 		return rc;
 	if (!S_ISREG(in->a.mode))
 		return 0;
@@ -151,13 +159,9 @@ static int chown_check(const struct em_meta_cred *cr, struct em_meta_attr *a,
 	a->uid = uid;
 	a->gid = gid;
 	/* A new owner must not inherit set-id powers. Linux strips them on
-	 * every chown of a non-directory, even a no-op one and even by root;
-	 * setgid without group exec means mandatory locking and stays. */
-	if (!S_ISDIR(a->mode)) {
-		a->mode &= ~(uint32_t)S_ISUID;
-		if (a->mode & S_IXGRP)
-			a->mode &= ~(uint32_t)S_ISGID;
-	}
+	 * every chown of a non-directory, even a no-op one and even by root. */
+	if (!S_ISDIR(a->mode))
+		em_meta_kill_priv(a);
 	return 0;
 }
 
@@ -186,26 +190,52 @@ static int times_check(const struct em_meta_cred *cr, struct em_meta_attr *a,
 	return 0;
 }
 
-static int truncate_check(const struct em_meta_cred *cr, struct em_meta_attr *a, uint64_t size,
-			  int64_t now)
+/* Write permission from the mode, or from the caller's open write session. */
+static int may_write(struct em_kv_txn *t, const struct em_meta_cred *cr,
+		     const struct em_meta_attr *a, uint64_t session)
 {
+	int rc = em_meta_may(cr, a, MAY_WRITE);
+	if (rc == 0 || !session)
+		return rc;
+	uint8_t key[EM_META_KEY_MAX];
+	const void *v;
+	size_t vl;
+	int grc = em_kv_get(t, key, em_meta_key_session(key, a->ino, session), &v, &vl);
+	return grc == 0 ? 0 : grc == -ENOENT ? rc : grc;
+}
+
+static int truncate_check(struct em_kv_txn *t, const struct em_meta_cred *cr,
+			  struct em_meta_attr *a, const struct em_meta_setattr *r, int64_t now)
+{
+	uint64_t size = r->size;
 	if (S_ISDIR(a->mode))
 		return -EISDIR;
 	if (!S_ISREG(a->mode))
 		return -EINVAL;
-	if (size > (uint64_t)INT64_MAX)
+	if (size > EM_META_MAX_FILE_SIZE)
 		return -EFBIG;
-	int rc = em_meta_may(cr, a, MAY_WRITE);
+	int rc = may_write(t, cr, a, r->session);
 	if (rc < 0)
 		return rc;
 	a->size = size;
 	a->mtime_ns = now;
 	/* Writing through a file strips set-id bits unless root does it. */
-	if (cr->uid != 0) {
-		a->mode &= ~(uint32_t)S_ISUID;
-		if (a->mode & S_IXGRP)
-			a->mode &= ~(uint32_t)S_ISGID;
-	}
+	if (cr->uid != 0)
+		em_meta_kill_priv(a);
+	return 0;
+}
+
+static int killpriv_check(struct em_kv_txn *t, const struct em_meta_cred *cr,
+			  struct em_meta_attr *a, uint64_t session)
+{
+	if (!S_ISREG(a->mode))
+		return -EINVAL;
+	if (cr->uid == 0)
+		return 0;
+	int rc = em_meta_is_owner(cr, a) ? 0 : may_write(t, cr, a, session);
+	if (rc < 0)
+		return rc;
+	em_meta_kill_priv(a);
 	return 0;
 }
 
@@ -221,7 +251,9 @@ static int setattr_fn(struct em_kv_txn *t, void *arg)
 		return rc;
 	if (a->nlink == 0 && !S_ISREG(a->mode))
 		return -ENOENT;
-	if ((r->valid & EM_SETATTR_SIZE) && (rc = truncate_check(c->cr, a, r->size, now)) < 0)
+	if ((r->valid & EM_SETATTR_SIZE) && (rc = truncate_check(t, c->cr, a, r, now)) < 0)
+		return rc;
+	if ((r->valid & EM_SETATTR_KILL_PRIV) && (rc = killpriv_check(t, c->cr, a, r->session)) < 0)
 		return rc;
 	if ((r->valid & (EM_SETATTR_UID | EM_SETATTR_GID)) && (rc = chown_check(c->cr, a, r)) < 0)
 		return rc;

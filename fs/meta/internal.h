@@ -56,8 +56,13 @@ int em_meta_inode_destroy(struct em_kv_txn *t, const struct em_meta_inode *in);
  * links unless write sessions hold it, in which case it becomes an orphan
  * until the last close. */
 int em_meta_inode_unlink(struct em_kv_txn *t, struct em_meta_inode *in, int64_t now);
+/* Removes every lock on ino (the inode is gone). */
+int em_meta_locks_destroy(struct em_kv_txn *t, uint64_t ino);
 /* 1 if any write session is open on ino, 0 if none. */
 int em_meta_has_sessions(struct em_kv_txn *t, uint64_t ino);
+/* What a write by one without CAP_FSETID does to the mode: setuid goes,
+ * setgid too when group execute is set. */
+void em_meta_kill_priv(struct em_meta_attr *a);
 
 int em_meta_dentry_load(struct em_kv_txn *t, uint64_t parent, const char *name, size_t nlen,
 			struct em_meta_dentry *out);

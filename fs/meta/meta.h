@@ -29,6 +29,10 @@ struct em_meta;
 #define EM_META_LINK_MAX 65000
 #define EM_META_XATTR_NAME_MAX 255
 #define EM_META_XATTR_SIZE_MAX 65536
+/* The largest file: ext4's limit with 4 KiB blocks. Below every layout's
+ * chunk-index limit (chunk_size * 2^32, at least 256 TiB) and it bounds
+ * what removing a sparse file costs (one request per chunk of its size). */
+#define EM_META_MAX_FILE_SIZE (16ULL << 40)
 
 /* Who is asking. uid 0 is root and bypasses permission checks where POSIX
  * lets CAP_DAC_OVERRIDE / CAP_FOWNER / CAP_CHOWN do so. */
@@ -57,6 +61,7 @@ struct em_meta_attr {
 	int64_t atime_ns, mtime_ns, ctime_ns;
 	uint64_t parent;           /* directories: the containing directory */
 	struct em_meta_layout layout;  /* files; directories: layout for new files */
+	uint64_t rdev;             /* device nodes: the device, as dev_t; else 0 */
 };
 
 struct em_meta_options {
@@ -88,6 +93,9 @@ enum {
 	EM_SETATTR_MTIME = 1u << 5,      /* to mtime_ns */
 	EM_SETATTR_ATIME_NOW = 1u << 6,
 	EM_SETATTR_MTIME_NOW = 1u << 7,
+	/* The caller writes the file: set-id bits go as on a write (above);
+	 * allowed to the owner, to whoever may write, and through session. */
+	EM_SETATTR_KILL_PRIV = 1u << 8,
 };
 
 struct em_meta_setattr {
@@ -95,6 +103,10 @@ struct em_meta_setattr {
 	uint32_t mode, uid, gid;
 	uint64_t size;
 	int64_t atime_ns, mtime_ns;
+	/* Non-zero: the caller acts through a descriptor holding this write
+	 * session on the file (ftruncate, a write), which grants the write
+	 * permission its open was granted, whatever the mode says now. */
+	uint64_t session;
 };
 
 /* chmod/chown/truncate/utimens. Shrinking only changes the length: the client
@@ -118,16 +130,29 @@ int em_meta_create(struct em_meta *m, const struct em_meta_cred *cr, uint64_t pa
 		   struct em_meta_open_res *out);
 int em_meta_open(struct em_meta *m, const struct em_meta_cred *cr, uint64_t ino, int flags,
 		 uint64_t client_id, struct em_meta_open_res *out);
+/* flags of close and set_length. EM_META_WROTE: the session wrote since its
+ * last report, so mtime and ctime become now and, as a write does on Linux,
+ * the set-id bits go unless the session's opener is root (set-group-id only
+ * with group execute). Data goes straight to storage, so this is how
+ * metadata learns of overwrites. */
+#define EM_META_WROTE 1u
+
 /* Ends a write session, adopting length if it is larger than the file's.
  * The last close of an unlinked file queues its chunks for GC. */
 int em_meta_close(struct em_meta *m, const struct em_meta_cred *cr, uint64_t ino,
-		  uint64_t session, uint64_t length);
+		  uint64_t session, uint64_t length, uint32_t flags);
 /* A write session reports how far it wrote: the length becomes the max. */
 int em_meta_set_length(struct em_meta *m, const struct em_meta_cred *cr, uint64_t ino,
-		       uint64_t session, uint64_t length);
+		       uint64_t session, uint64_t length, uint32_t flags);
 
 int em_meta_mkdir(struct em_meta *m, const struct em_meta_cred *cr, uint64_t parent,
 		  const char *name, uint32_t mode, struct em_meta_attr *out);
+/* A FIFO, UNIX socket, character or block device node (mode's type; S_IFREG
+ * too, as a create that opens nothing). Ember stores the node; the kernel
+ * serves its I/O. Device nodes need uid 0 (CAP_MKNOD); rdev is kept only for
+ * them. */
+int em_meta_mknod(struct em_meta *m, const struct em_meta_cred *cr, uint64_t parent,
+		  const char *name, uint32_t mode, uint64_t rdev, struct em_meta_attr *out);
 int em_meta_symlink(struct em_meta *m, const struct em_meta_cred *cr, uint64_t parent,
 		    const char *name, const char *target, struct em_meta_attr *out);
 int em_meta_link(struct em_meta *m, const struct em_meta_cred *cr, uint64_t ino,
@@ -149,7 +174,7 @@ int em_meta_readlink(struct em_meta *m, const struct em_meta_cred *cr, uint64_t 
 
 struct em_meta_dirent {
 	uint64_t ino;
-	uint32_t type;             /* DT_REG, DT_DIR, DT_LNK */
+	uint32_t type;             /* DT_REG, DT_DIR, DT_LNK, DT_FIFO, DT_SOCK, DT_CHR, DT_BLK */
 	char name[EM_META_NAME_MAX + 1];
 };
 
@@ -185,6 +210,36 @@ int em_meta_listxattr(struct em_meta *m, const struct em_meta_cred *cr, uint64_t
 		      char *buf, size_t len);
 int em_meta_removexattr(struct em_meta *m, const struct em_meta_cred *cr, uint64_t ino,
 			const char *name);
+
+/* File locks, exclusive across every mount (fs/meta/lock.c). POSIX record
+ * locks (fcntl) and flock locks are separate kinds that never conflict with
+ * each other, as on Linux. An owner is the client id and the kernel's lock
+ * owner; a lock dies with its client's lease (em_meta_renew). */
+enum { EM_META_LOCK_UN = 0, EM_META_LOCK_RD = 1, EM_META_LOCK_WR = 2 };
+enum { EM_META_LOCK_POSIX = 'P', EM_META_LOCK_FLOCK = 'F' };
+
+struct em_meta_lock_range {
+	uint64_t start, end;       /* bytes, inclusive; end UINT64_MAX: to EOF and beyond */
+	uint32_t pid;              /* the holder's, on its own host */
+	uint8_t type;              /* EM_META_LOCK_RD or _WR (_UN: no conflict) */
+};
+
+struct em_meta_lock {
+	uint64_t client, owner;
+	uint64_t start, end;       /* flock: 0 and UINT64_MAX */
+	uint32_t pid;
+	uint8_t type;              /* _RD, _WR, or _UN to release [start, end] */
+	uint8_t kind;              /* EM_META_LOCK_POSIX or _FLOCK */
+	bool test;                 /* F_GETLK: only say what would conflict */
+};
+
+/* Takes, changes or releases the owner's lock on [start, end] at once, or
+ * fails with -EAGAIN and the first conflicting lock in *conflict (may be
+ * NULL). A test grants nothing and returns 0 with the conflicting lock, or
+ * conflict->type _UN when nothing conflicts. No deadlock detection. -ENOLCK past 64 ranges per owner or
+ * 1024 owners per file. */
+int em_meta_lock(struct em_meta *m, const struct em_meta_cred *cr, uint64_t ino,
+		 const struct em_meta_lock *req, struct em_meta_lock_range *conflict);
 
 /* Garbage collection queue: files whose last name and last write session
  * are gone. A GC worker deletes every chunk (ino, *) on the layout's chains,

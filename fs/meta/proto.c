@@ -67,6 +67,7 @@ static void enc_setattr(struct em_enc *e, const struct em_meta_setattr *s)
 	em_enc_u64(e, s->size);
 	em_enc_u64(e, (uint64_t)s->atime_ns);
 	em_enc_u64(e, (uint64_t)s->mtime_ns);
+	em_enc_u64(e, s->session);
 }
 
 static void dec_setattr(struct em_dec *d, struct em_meta_setattr *s)
@@ -78,6 +79,7 @@ static void dec_setattr(struct em_dec *d, struct em_meta_setattr *s)
 	s->size = em_dec_u64(d);
 	s->atime_ns = (int64_t)em_dec_u64(d);
 	s->mtime_ns = (int64_t)em_dec_u64(d);
+	s->session = em_dec_remaining(d) ? em_dec_u64(d) : 0; /* appended */
 }
 
 /* Both directions walk the same per-method field list, so the table in
@@ -102,6 +104,28 @@ static void f_u32(struct codec *c, uint32_t *v)
 		*v = em_dec_u32(c->d);
 	else
 		em_enc_u32(c->e, *v);
+}
+
+static void f_u8(struct codec *c, uint8_t *v)
+{
+	if (c->d)
+		*v = em_dec_u8(c->d);
+	else
+		em_enc_u8(c->e, *v);
+}
+
+static void f_lock(struct codec *c, struct em_meta_lock *l)
+{
+	uint8_t test = l->test;
+	f_u64(c, &l->client);
+	f_u64(c, &l->owner);
+	f_u64(c, &l->start);
+	f_u64(c, &l->end);
+	f_u32(c, &l->pid);
+	f_u8(c, &l->type);
+	f_u8(c, &l->kind);
+	f_u8(c, &test);
+	l->test = test != 0;
 }
 
 static void f_str(struct codec *c, char *s, size_t cap)
@@ -161,6 +185,9 @@ static int fields(struct codec *c, uint16_t method)
 		f_u64(c, &r->ino);
 		f_u64(c, &r->session);
 		f_u64(c, &r->length);
+		/* Appended: a request without it wrote nothing it reports. */
+		if (!c->d || em_dec_remaining(c->d))
+			f_u32(c, &r->flags);
 		return 0;
 	case EM_META_MKDIR:
 		f_u64(c, &r->ino);
@@ -216,6 +243,16 @@ static int fields(struct codec *c, uint16_t method)
 		return 0;
 	case EM_META_RENEW:
 		f_u64(c, &r->client);
+		return 0;
+	case EM_META_LOCK:
+		f_u64(c, &r->ino);
+		f_lock(c, &r->lock);
+		return 0;
+	case EM_META_MKNOD:
+		f_u64(c, &r->ino);
+		NAME(c);
+		f_u32(c, &r->mode);
+		f_u64(c, &r->rdev);
 		return 0;
 	default:
 		return -ENOSYS;
@@ -297,6 +334,12 @@ void em_meta_dec_attr(struct em_dec *d, struct em_meta_attr *a)
 	em_meta_dec_layout(d, &a->layout);
 }
 
+void em_meta_enc_attr_rsp(struct em_enc *e, const struct em_meta_attr *a)
+{
+	em_meta_enc_attr(e, a);
+	em_enc_u64(e, a->rdev);
+}
+
 void em_meta_enc_open_rsp(struct em_enc *e, const struct em_meta_open_res *r)
 {
 	em_meta_enc_attr(e, &r->attr);
@@ -343,12 +386,36 @@ void em_meta_enc_gc_list_rsp(struct em_enc *e, const struct em_meta_gc_entry *en
 	}
 }
 
+void em_meta_enc_lock_rsp(struct em_enc *e, const struct em_meta_lock_range *r)
+{
+	em_enc_u64(e, r->start);
+	em_enc_u64(e, r->end);
+	em_enc_u32(e, r->pid);
+	em_enc_u8(e, r->type);
+}
+
+int em_meta_dec_lock_rsp(const void *p, size_t len, struct em_meta_lock_range *out)
+{
+	struct em_dec d;
+	struct em_meta_lock_range r;
+	em_dec_init(&d, p, len);
+	r.start = em_dec_u64(&d);
+	r.end = em_dec_u64(&d);
+	r.pid = em_dec_u32(&d);
+	r.type = em_dec_u8(&d);
+	if (em_dec_error(&d) || r.type > EM_META_LOCK_WR)
+		return -EBADMSG;
+	*out = r;
+	return 0;
+}
+
 int em_meta_dec_attr_rsp(const void *p, size_t len, struct em_meta_attr *out)
 {
 	struct em_dec d;
 	struct em_meta_attr a;
 	em_dec_init(&d, p, len);
 	em_meta_dec_attr(&d, &a);
+	a.rdev = em_dec_remaining(&d) ? em_dec_u64(&d) : 0;
 	if (em_dec_error(&d))
 		return -EBADMSG;
 	*out = a;
@@ -361,6 +428,7 @@ int em_meta_dec_open_rsp(const void *p, size_t len, struct em_meta_open_res *out
 	struct em_meta_open_res r;
 	em_dec_init(&d, p, len);
 	em_meta_dec_attr(&d, &r.attr);
+	r.attr.rdev = 0;           /* only regular files open */
 	r.session = em_dec_u64(&d);
 	r.created = em_dec_u8(&d) != 0;
 	if (em_dec_error(&d))

@@ -12,10 +12,12 @@
  *   LOOKUP, UNLINK, RMDIR  parent u64, name
  *   GETATTR, GC_DONE       ino u64
  *   SETATTR                ino, valid u32, mode u32, uid u32, gid u32,
- *                          size u64, atime_ns i64, mtime_ns i64
+ *                          size u64, atime_ns i64, mtime_ns i64, session u64
+ *                          (absent: 0)
  *   CREATE                 parent, name, mode u32, open flags u32, client u64
  *   OPEN                   ino, open flags u32, client u64
- *   CLOSE, SET_LENGTH      ino, session u64, length u64
+ *   CLOSE, SET_LENGTH      ino, session u64, length u64, flags u32
+ *                          (EM_META_WROTE; absent: 0)
  *   MKDIR                  parent, name, mode u32
  *   SYMLINK                parent, name, target (<= EM_META_SYMLINK_MAX)
  *   LINK                   ino, new parent u64, new name
@@ -29,6 +31,10 @@
  *   REMOVEXATTR            ino, xattr name
  *   GC_LIST                max u32
  *   RENEW                  client u64
+ *   MKNOD                  parent, name, mode u32 (type and permissions),
+ *                          rdev u64
+ *   LOCK                   ino, client u64, owner u64, start u64, end u64,
+ *                          pid u32, type u8, kind u8, test u8
  * Open flags travel as EM_META_WIRE_* bits, not the host's O_* values.
  *
  * Responses carry the operation's status in the RPC header (0 or a negative
@@ -37,7 +43,8 @@
  *            atime_ns i64, mtime_ns i64, ctime_ns i64, parent u64, layout
  *            {table_id u32, table_version u32, chunk_size u32, stripe u32,
  *            first_chain u32, seed u64}
- *   LOOKUP, GETATTR, SETATTR, MKDIR, SYMLINK, LINK: attr
+ *   LOOKUP, GETATTR, SETATTR, MKDIR, SYMLINK, LINK, MKNOD: attr, rdev u64
+ *            (a reply without rdev means 0)
  *   CREATE, OPEN: attr, session u64, created u8
  *   READLINK, GETXATTR, LISTXATTR: full length u32, bytes (u32 length: what
  *            fitted the caller's buffer; nothing when it asked for 0)
@@ -45,6 +52,8 @@
  *   STATFS:  bsize, blocks, bfree, bavail, files, ffree u64, namemax u32
  *   GC_LIST: n u32, n x {ino u64, length u64, layout}
  *   RENEW:   lease_ms u32 (renew again well before it runs out)
+ *   LOCK:    the conflicting lock: start u64, end u64, pid u32, type u8
+ *            (-EAGAIN carries none; a test answers 0 and type 0 if free)
  *   others:  empty
  * -EBADMSG: malformed request. GC_LIST and GC_DONE need uid 0.
  */
@@ -84,6 +93,8 @@ enum em_meta_method {
 	EM_META_GC_LIST,
 	EM_META_GC_DONE,
 	EM_META_RENEW,
+	EM_META_MKNOD,
+	EM_META_LOCK,
 	EM_META_METHOD_END,
 };
 
@@ -110,9 +121,10 @@ struct em_meta_req {
 	struct em_meta_cred cred;
 	uint64_t ino;              /* ino, parent, or rename's source parent */
 	uint64_t ino2;             /* link's new parent, rename's destination parent */
-	uint64_t session, length, client;
-	uint32_t mode, flags, max; /* flags: open (host O_*), rename or xattr flags */
+	uint64_t session, length, client, rdev;
+	uint32_t mode, flags, max; /* flags: open (host O_*), rename, xattr or close flags */
 	struct em_meta_setattr sa;
+	struct em_meta_lock lock;
 	char name[EM_META_XATTR_NAME_MAX + 1];  /* also readdir's "after" */
 	char name2[EM_META_SYMLINK_MAX + 1];    /* rename's destination, symlink's target */
 	const void *value;
@@ -137,11 +149,14 @@ void em_meta_enc_layout(struct em_enc *e, const struct em_meta_layout *l);
 void em_meta_dec_layout(struct em_dec *d, struct em_meta_layout *l);
 
 /* Response encoders (the server's half); each leaves errors in e. */
+/* The attr-returning methods' answer: attr, then rdev. */
+void em_meta_enc_attr_rsp(struct em_enc *e, const struct em_meta_attr *a);
 void em_meta_enc_open_rsp(struct em_enc *e, const struct em_meta_open_res *r);
 void em_meta_enc_bytes_rsp(struct em_enc *e, uint32_t full, const void *p, uint32_t len);
 void em_meta_enc_readdir_rsp(struct em_enc *e, const struct em_meta_dirent *ents, size_t n,
 			     bool eof);
 void em_meta_enc_statfs_rsp(struct em_enc *e, const struct em_meta_statfs *s);
+void em_meta_enc_lock_rsp(struct em_enc *e, const struct em_meta_lock_range *r);
 void em_meta_enc_gc_list_rsp(struct em_enc *e, const struct em_meta_gc_entry *ents, size_t n);
 
 /* Response decoders; each returns 0 or -EBADMSG and fills only on success. */
@@ -152,6 +167,7 @@ int em_meta_dec_bytes_rsp(const void *p, size_t len, void *buf, size_t cap);
 int em_meta_dec_readdir_rsp(const void *p, size_t len, struct em_meta_dirent *ents, size_t max,
 			    size_t *n, bool *eof);
 int em_meta_dec_statfs_rsp(const void *p, size_t len, struct em_meta_statfs *out);
+int em_meta_dec_lock_rsp(const void *p, size_t len, struct em_meta_lock_range *out);
 int em_meta_dec_gc_list_rsp(const void *p, size_t len, struct em_meta_gc_entry *ents,
 			    size_t max, size_t *n);
 

@@ -67,6 +67,14 @@ enum em_meta_type em_meta_type_of_mode(uint32_t mode)
 		return EM_META_T_DIR;
 	case S_IFLNK:
 		return EM_META_T_SYMLINK;
+	case S_IFIFO:
+		return EM_META_T_FIFO;
+	case S_IFCHR:
+		return EM_META_T_CHR;
+	case S_IFBLK:
+		return EM_META_T_BLK;
+	case S_IFSOCK:
+		return EM_META_T_SOCK;
 	default:
 		return 0;
 	}
@@ -119,8 +127,9 @@ static bool layout_ok(const struct em_meta_layout *l)
 
 /* Inode: version u8, type u8, fixed-part length u16 (newer writers may
  * append fields, older readers skip them), mode, uid, gid, nlink, pad u32,
- * size u64, atime, mtime, ctime i64, parent u64, pad u64, layout (28 bytes),
- * then target length u16, target bytes, CRC32C. */
+ * size u64, atime, mtime, ctime i64, parent u64, rdev u64 (device nodes;
+ * zero elsewhere, as the padding it replaced), layout (28 bytes; zero for
+ * symlinks and special files), then target length u16, target bytes, CRC32C. */
 size_t em_meta_inode_encode(const struct em_meta_inode *in, uint8_t *out)
 {
 	const struct em_meta_attr *a = &in->a;
@@ -137,6 +146,7 @@ size_t em_meta_inode_encode(const struct em_meta_inode *in, uint8_t *out)
 	em_put_le64(out + 40, (uint64_t)a->mtime_ns);
 	em_put_le64(out + 48, (uint64_t)a->ctime_ns);
 	em_put_le64(out + 56, a->parent);
+	em_put_le64(out + 64, a->rdev);
 	put_layout(out + 72, &a->layout);
 	em_put_le16(out + INODE_FIXED, in->tlen);
 	memcpy(out + INODE_FIXED + 2, in->target, in->tlen);
@@ -165,6 +175,7 @@ int em_meta_inode_decode(const void *buf, size_t len, struct em_meta_inode *out)
 	a->mtime_ns = (int64_t)em_get_le64(p + 40);
 	a->ctime_ns = (int64_t)em_get_le64(p + 48);
 	a->parent = em_get_le64(p + 56);
+	a->rdev = em_get_le64(p + 64);
 	get_layout(p + 72, &a->layout);
 	out->tlen = em_get_le16(p + fixed);
 	if (out->tlen > EM_META_SYMLINK_MAX || fixed + 2 + out->tlen != body)
@@ -178,7 +189,10 @@ int em_meta_inode_decode(const void *buf, size_t len, struct em_meta_inode *out)
 	if (t == EM_META_T_SYMLINK ? out->tlen == 0 || memchr(out->target, 0, out->tlen)
 				   : out->tlen != 0)
 		return -EUCLEAN;
-	if (t != EM_META_T_SYMLINK && !layout_ok(&a->layout))
+	bool has_layout = t == EM_META_T_FILE || t == EM_META_T_DIR;
+	if (has_layout && !layout_ok(&a->layout))
+		return -EUCLEAN;
+	if (a->rdev && t != EM_META_T_CHR && t != EM_META_T_BLK)
 		return -EUCLEAN;
 	return 0;
 }
@@ -200,7 +214,7 @@ int em_meta_dentry_decode(const void *buf, size_t len, struct em_meta_dentry *ou
 		return rc;
 	out->type = p[1];
 	out->ino = em_get_le64(p + 2);
-	if (out->type < EM_META_T_FILE || out->type > EM_META_T_SYMLINK || out->ino == 0)
+	if (out->type < EM_META_T_FILE || out->type > EM_META_T_SOCK || out->ino == 0)
 		return -EUCLEAN;
 	return 0;
 }
@@ -298,5 +312,46 @@ int em_meta_u64_decode(const void *buf, size_t len, uint64_t *out)
 	if (len != 8)
 		return -EUCLEAN;
 	*out = em_get_le64(buf);
+	return 0;
+}
+
+/* Lock record: version u8, count u16, count x {start u64, end u64, pid u32,
+ * type u8}, CRC32C. */
+size_t em_meta_lock_rec_encode(const struct em_meta_lock_rec *l, uint8_t *out)
+{
+	out[0] = RECORD_VERSION;
+	em_put_le16(out + 1, (uint16_t)l->n);
+	uint8_t *p = out + 3;
+	for (uint32_t i = 0; i < l->n; i++, p += 21) {
+		em_put_le64(p, l->r[i].start);
+		em_put_le64(p + 8, l->r[i].end);
+		em_put_le32(p + 16, l->r[i].pid);
+		p[20] = l->r[i].type;
+	}
+	return seal(out, (size_t)(p - out));
+}
+
+int em_meta_lock_rec_decode(const void *buf, size_t len, struct em_meta_lock_rec *out)
+{
+	const uint8_t *p = buf;
+	size_t body;
+	int rc = unseal(p, len, 3, &body);
+	if (rc < 0)
+		return rc;
+	uint32_t n = em_get_le16(p + 1);
+	if (n == 0 || n > EM_META_LOCK_RANGES || body != 3 + (size_t)n * 21)
+		return -EUCLEAN;
+	p += 3;
+	for (uint32_t i = 0; i < n; i++, p += 21) {
+		struct em_meta_lock_range *r = &out->r[i];
+		r->start = em_get_le64(p);
+		r->end = em_get_le64(p + 8);
+		r->pid = em_get_le32(p + 16);
+		r->type = p[20];
+		if (r->start > r->end || (r->type != EM_META_LOCK_RD && r->type != EM_META_LOCK_WR) ||
+		    (i && r->start <= out->r[i - 1].end))
+			return -EUCLEAN;
+	}
+	out->n = n;
 	return 0;
 }

@@ -10,6 +10,8 @@
  *   "C" client                a client's last session renewal
  *   "O" ino                   orphan: unlinked, still write-open
  *   "G" ino                   GC queue: chunks of a deleted file
+ *   "L" ino client owner kind a lock owner's ranges on a file (client, owner
+ *                             big-endian u64; kind 'P' or 'F')
  *
  * Values are little-endian, start with a format version and end with a
  * CRC32C of everything before it; every decoder checks every bound and
@@ -28,6 +30,10 @@ enum em_meta_type {
 	EM_META_T_FILE = 1,
 	EM_META_T_DIR = 2,
 	EM_META_T_SYMLINK = 3,
+	EM_META_T_FIFO = 4,
+	EM_META_T_CHR = 5,
+	EM_META_T_BLK = 6,
+	EM_META_T_SOCK = 7,
 };
 
 struct em_meta_inode {
@@ -93,6 +99,16 @@ int64_t em_meta_session_expiry(const struct em_meta_session *s,
 #define EM_META_GC_LEN 57
 size_t em_meta_gc_encode(const struct em_meta_gc_entry *g, uint8_t *out);
 int em_meta_gc_decode(const void *buf, size_t len, struct em_meta_gc_entry *out);
+
+/* A lock owner's ranges on one file: sorted, disjoint. */
+#define EM_META_LOCK_RANGES 64
+struct em_meta_lock_rec {
+	uint32_t n;
+	struct em_meta_lock_range r[EM_META_LOCK_RANGES];
+};
+#define EM_META_LOCK_REC_MAX (3 + EM_META_LOCK_RANGES * 21 + 4)
+size_t em_meta_lock_rec_encode(const struct em_meta_lock_rec *l, uint8_t *out);
+int em_meta_lock_rec_decode(const void *buf, size_t len, struct em_meta_lock_rec *out);
 
 /* Single u64 values ("A"): 8 bytes, no CRC, checked for length. */
 size_t em_meta_u64_encode(uint64_t v, uint8_t *out);

@@ -137,6 +137,9 @@ static int run(struct job *j, struct em_enc *e)
 	case EM_META_SYMLINK:
 		rc = em_meta_symlink(m, cr, r->ino, r->name, r->name2, &a);
 		break;
+	case EM_META_MKNOD:
+		rc = em_meta_mknod(m, cr, r->ino, r->name, r->mode, r->rdev, &a);
+		break;
 	case EM_META_LINK:
 		rc = em_meta_link(m, cr, r->ino, r->ino2, r->name, &a);
 		break;
@@ -151,9 +154,9 @@ static int run(struct job *j, struct em_enc *e)
 			em_meta_enc_open_rsp(e, &o);
 		return rc;
 	case EM_META_CLOSE:
-		return em_meta_close(m, cr, r->ino, r->session, r->length);
+		return em_meta_close(m, cr, r->ino, r->session, r->length, r->flags);
 	case EM_META_SET_LENGTH:
-		return em_meta_set_length(m, cr, r->ino, r->session, r->length);
+		return em_meta_set_length(m, cr, r->ino, r->session, r->length, r->flags);
 	case EM_META_UNLINK:
 		return em_meta_unlink(m, cr, r->ino, r->name);
 	case EM_META_RMDIR:
@@ -179,6 +182,13 @@ static int run(struct job *j, struct em_enc *e)
 		return run_gc_list(j, e);
 	case EM_META_GC_DONE:
 		return cr->uid == 0 ? em_meta_gc_done(m, r->ino) : -EPERM;
+	case EM_META_LOCK: {
+		struct em_meta_lock_range cf = { 0 };
+		rc = em_meta_lock(m, cr, r->ino, &r->lock, &cf);
+		if (rc == 0)
+			em_meta_enc_lock_rsp(e, &cf);
+		return rc;
+	}
 	case EM_META_RENEW: {
 		uint32_t lease = 0;
 		rc = em_meta_renew(m, r->client, &lease);
@@ -191,7 +201,7 @@ static int run(struct job *j, struct em_enc *e)
 	}
 	/* The attr-returning methods. */
 	if (rc == 0)
-		em_meta_enc_attr(e, &a);
+		em_meta_enc_attr_rsp(e, &a);
 	return rc;
 }
 

@@ -61,11 +61,8 @@ int em_meta_open_inode(struct em_kv_txn *t, const struct em_meta_cred *cr,
 	if (S_ISREG(a->mode) && (flags & O_TRUNC)) {
 		a->size = 0;
 		a->mtime_ns = a->ctime_ns = now;
-		if (cr->uid != 0) {
-			a->mode &= ~(uint32_t)S_ISUID;
-			if (a->mode & S_IXGRP)
-				a->mode &= ~(uint32_t)S_ISGID;
-		}
+		if (cr->uid != 0)
+			em_meta_kill_priv(a);
 	}
 	if (S_ISREG(a->mode) && wants_write(flags)) {
 		struct em_meta_session s = { client_id, now, cr->uid, lease_ms };
@@ -122,7 +119,7 @@ int em_meta_open(struct em_meta *m, const struct em_meta_cred *cr, uint64_t ino,
 
 struct length_ctx {
 	uint64_t ino, session, length;
-	bool closing;
+	bool closing, wrote;
 	int64_t recover_at;         /* recovering: only if expired at this time */
 	uint32_t lease_ms;
 	struct em_meta_inode in;
@@ -175,9 +172,17 @@ static int length_fn(struct em_kv_txn *t, void *arg)
 	bool changed = false;
 	/* Lengths only grow here: a report from a slow writer must not undo
 	 * a faster one's. Shrinking is truncate's job. */
+	if (c->length > EM_META_MAX_FILE_SIZE)
+		return -EFBIG;
 	if (c->length > c->in.a.size) {
 		c->in.a.size = c->length;
 		c->in.a.mtime_ns = c->in.a.ctime_ns = em_meta_now_ns();
+		changed = true;
+	}
+	if (c->wrote) {
+		c->in.a.mtime_ns = c->in.a.ctime_ns = em_meta_now_ns();
+		if (s.uid != 0)
+			em_meta_kill_priv(&c->in.a);
 		changed = true;
 	}
 	if (c->closing) {
@@ -195,16 +200,18 @@ static int length_fn(struct em_kv_txn *t, void *arg)
 }
 
 int em_meta_close(struct em_meta *m, const struct em_meta_cred *cr, uint64_t ino,
-		  uint64_t session, uint64_t length)
+		  uint64_t session, uint64_t length, uint32_t flags)
 {
-	struct length_ctx c = { .ino = ino, .session = session, .length = length, .closing = true };
+	struct length_ctx c = { .ino = ino, .session = session, .length = length, .closing = true,
+				.wrote = flags & EM_META_WROTE };
 	return em_kv_run(m->kv, 0, length_fn, &c);
 }
 
 int em_meta_set_length(struct em_meta *m, const struct em_meta_cred *cr, uint64_t ino,
-		       uint64_t session, uint64_t length)
+		       uint64_t session, uint64_t length, uint32_t flags)
 {
-	struct length_ctx c = { .ino = ino, .session = session, .length = length };
+	struct length_ctx c = { .ino = ino, .session = session, .length = length,
+				.wrote = flags & EM_META_WROTE };
 	return em_kv_run(m->kv, 0, length_fn, &c);
 }
 

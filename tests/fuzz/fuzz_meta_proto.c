@@ -47,9 +47,10 @@ static void check_rsp(unsigned which, const uint8_t *p, size_t len)
 	struct em_meta_attr a;
 	struct em_meta_open_res o;
 	struct em_meta_statfs s;
+	struct em_meta_lock_range lr;
 	size_t n;
 	bool eof;
-	switch (which % 6) {
+	switch (which % 7) {
 	case 0:
 		em_meta_dec_attr_rsp(p, len, &a);
 		break;
@@ -57,13 +58,16 @@ static void check_rsp(unsigned which, const uint8_t *p, size_t len)
 		em_meta_dec_open_rsp(p, len, &o);
 		break;
 	case 2:
-		em_meta_dec_bytes_rsp(p, len, bytes, (size_t)(which / 6) * 97 % sizeof(bytes));
+		em_meta_dec_bytes_rsp(p, len, bytes, (size_t)(which / 7) * 97 % sizeof(bytes));
 		break;
 	case 3:
 		em_meta_dec_readdir_rsp(p, len, ents, EM_META_READDIR_MAX, &n, &eof);
 		break;
 	case 4:
 		em_meta_dec_statfs_rsp(p, len, &s);
+		break;
+	case 5:
+		em_meta_dec_lock_rsp(p, len, &lr);
 		break;
 	default:
 		em_meta_dec_gc_list_rsp(p, len, gc, EM_META_GC_LIST_MAX, &n);

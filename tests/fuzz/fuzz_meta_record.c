@@ -71,14 +71,40 @@ static void check_gc(const uint8_t *buf, size_t len)
 		abort();
 }
 
+static void check_client(const uint8_t *buf, size_t len)
+{
+	struct em_meta_client_rec c, again;
+	uint8_t enc[EM_META_CLIENT_LEN];
+	if (em_meta_client_rec_decode(buf, len, &c) < 0)
+		return;
+	if (em_meta_client_rec_decode(enc, em_meta_client_rec_encode(&c, enc), &again) < 0 ||
+	    again.renewed_ns != c.renewed_ns || again.lease_ms != c.lease_ms)
+		abort();
+}
+
+static void check_lock(const uint8_t *buf, size_t len)
+{
+	static struct em_meta_lock_rec l, again;
+	static uint8_t enc[EM_META_LOCK_REC_MAX];
+	if (em_meta_lock_rec_decode(buf, len, &l) < 0)
+		return;
+	if (em_meta_lock_rec_decode(enc, em_meta_lock_rec_encode(&l, enc), &again) < 0 ||
+	    again.n != l.n)
+		abort();
+	for (uint32_t i = 0; i < l.n; i++)
+		if (again.r[i].start != l.r[i].start || again.r[i].end != l.r[i].end ||
+		    again.r[i].pid != l.r[i].pid || again.r[i].type != l.r[i].type)
+			abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static void (*const check[])(const uint8_t *, size_t) = {
-		check_inode, check_dentry, check_session, check_gc,
+		check_inode, check_dentry, check_session, check_gc, check_client, check_lock,
 	};
 	if (size < 1)
 		return 0;
-	void (*fn)(const uint8_t *, size_t) = check[data[0] % 4];
+	void (*fn)(const uint8_t *, size_t) = check[data[0] % 6];
 	size_t len = size - 1;
 	/* An exact-size heap copy lets ASan catch any read past the end. */
 	uint8_t *buf = malloc(len ? len : 1);

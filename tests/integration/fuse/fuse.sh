@@ -1,10 +1,10 @@
 #!/bin/bash
 # ember-fuse end to end (meson.build gives the arguments):
-#   fuse.sh BUILD_ROOT test_fuse_posix test_fuse_fsx test_fuse_writer test_fuse_perm
+#   fuse.sh BUILD_ROOT test_fuse_posix test_fuse_fsx test_fuse_writer test_fuse_perm lockctl
 # EMBER_FUSE_KILLS=N: kill -9 cycles under the writer (default 3; raise
 # meson's timeout to match, meson test --timeout-multiplier).
 set -u
-BUILD=$1 POSIX=$2 FSX=$3 WRITER=$4 PERM=$5
+BUILD=$1 POSIX=$2 FSX=$3 WRITER=$4 PERM=$5 LOCKCTL=$6
 KILLS=${EMBER_FUSE_KILLS:-3}
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../lib/cluster.sh"
@@ -12,7 +12,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 DIR=$(mktemp -d /tmp/ember-fuse-test.XXXXXX)
 # The permission checks run as nobody, who must reach the mounts.
 chmod 755 "$DIR"
-A=$DIR/mnt-a B=$DIR/mnt-b C=$DIR/mnt-c
+A=$DIR/mnt-a B=$DIR/mnt-b C=$DIR/mnt-c D=$DIR/mnt-d
 FUSE=$BUILD/tools/ember-fuse
 failed=0
 
@@ -20,6 +20,7 @@ cleanup() {
 	fusermount3 -u "$A" 2>/dev/null
 	fusermount3 -u "$B" 2>/dev/null
 	fusermount3 -u "$C" 2>/dev/null
+	fusermount3 -u "$D" 2>/dev/null
 	cluster_stop
 	if [ "$failed" = 0 ]; then rm -rf "$DIR"; else echo "logs kept in $DIR" >&2; fi
 }
@@ -75,6 +76,89 @@ two_mounts() {
 	cp "$DIR/payload2" "$A/shared.bin" && cmp "$DIR/payload2" "$B/shared.bin"
 }
 check "two mounts see each other's closed files" two_mounts
+
+two_mount_locks() {
+	echo x > "$A/lk" || return 1
+	flock -x "$A/lk" -c "sleep 2" &
+	local bg=$! t0 t1
+	sleep 0.5
+	if flock -n -x "$B/lk" -c true; then wait $bg; return 1; fi
+	if flock -n -s "$B/lk" -c true; then wait $bg; return 1; fi
+	t0=$(date +%s%N)
+	flock -x "$B/lk" -c true || return 1 # blocks until A's holder exits
+	t1=$(date +%s%N)
+	wait $bg
+	[ $(((t1 - t0) / 1000000)) -ge 500 ] || return 1
+	flock -s "$A/lk" -c 'flock -n -s "'"$B"'/lk" -c true' # shared locks share
+}
+check "flock: exclusive across mounts, a waiter on B wakes when A releases" two_mount_locks
+
+fcntl_locks() {
+	local h w out ms
+	echo x > "$A/rlk" || return 1
+	"$LOCKCTL" hold "$A/rlk" 0 100 2 > "$DIR/hold.out" &
+	h=$!
+	for _ in $(seq 50); do grep -q held "$DIR/hold.out" && break; sleep 0.1; done
+	grep -q held "$DIR/hold.out" || { wait $h; return 1; }
+	"$LOCKCTL" try "$B/rlk"
+	[ $? = 3 ] || { echo "B took a record lock A holds" >&2; wait $h; return 1; }
+	out=$("$LOCKCTL" getlk "$B/rlk")
+	echo "# F_GETLK on B while A holds [0,100): $out"
+	case $out in "write 0 100 "*) ;; *) wait $h; return 1 ;; esac
+	# A signal ends a blocked F_SETLKW with EINTR, the lock still A's.
+	ms=$("$LOCKCTL" intr "$B/rlk" 300) || { wait $h; return 1; }
+	echo "# F_SETLKW on B interrupted by SIGALRM after $ms ms"
+	# A blocked F_SETLKW on B wakes when A's holder exits.
+	ms=$("$LOCKCTL" wait "$B/rlk") || { wait $h; return 1; }
+	wait $h || return 1
+	echo "# F_SETLKW on B waited $ms ms for A's holder to exit"
+	[ "$ms" -ge 300 ] && [ "$("$LOCKCTL" getlk "$A/rlk")" = unlocked ]
+}
+check "fcntl locks: exclusive across mounts, F_GETLK reports the holder, F_SETLKW wakes and is interruptible" \
+	fcntl_locks
+
+close_to_open() {
+	local i
+	# D keeps the default cache timeouts, like A.
+	mount_at "$D" || return 1
+	echo v0 > "$A/cto" && [ "$(cat "$D/cto")" = v0 ] || return 1
+	for i in 1 2 3; do
+		echo "v$i from A" > "$A/cto" && [ "$(cat "$D/cto")" = "v$i from A" ] || return 1
+		echo "v$i from D, longer" > "$D/cto" &&
+			[ "$(cat "$A/cto")" = "v$i from D, longer" ] || return 1
+	done
+	[ "$(stat -c %s "$A/cto")" = 18 ]
+}
+check "close-to-open across two mounts with the default cache timeouts" close_to_open
+
+special_nodes() {
+	mkfifo "$A/fifo" && [ -p "$B/fifo" ] || return 1
+	mknod "$A/chr" c 1 7 && [ "$(stat -c '%F %t:%T' "$B/chr")" = "character special file 1:7" ] ||
+		return 1
+	mv "$B/fifo" "$B/fifo2" && ln "$A/fifo2" "$A/fifo3" && [ "$(stat -c %h "$B/fifo3")" = 2 ] ||
+		return 1
+	# A FIFO's data moves through the kernel of the host that opened it.
+	(echo through-the-fifo > "$A/fifo2") &
+	local w=$!
+	[ "$(cat "$A/fifo2")" = through-the-fifo ] || return 1
+	wait $w || return 1
+	rm "$A/fifo2" "$B/fifo3" "$A/chr"
+}
+check "FIFOs and device nodes: stored, seen and renamed across mounts, a FIFO carries data" \
+	special_nodes
+
+setid_cleared() {
+	echo data > "$A/setid" && chmod 0777 "$A/setid" || return 1
+	stat -c %a "$A/setid" > /dev/null # A caches mode 0777
+	chmod 6777 "$B/setid" || return 1
+	# A's kernel still believes 0777: ember-meta must clear the bits itself.
+	su nobody -s /bin/sh -c "echo more >> '$A/setid'" || return 1
+	[ "$(stat -c %a "$B/setid")" = 777 ] || return 1
+	chmod 6777 "$B/setid" && su nobody -s /bin/sh -c "echo again >> '$B/setid'" &&
+		[ "$(stat -c %a "$B/setid")" = 777 ] || return 1
+	[ "$(cat "$B/setid")" = "$(printf 'data\nmore\nagain')" ]
+}
+check "a non-owner's write clears setuid and setgid, even through a stale attribute cache" setid_cleared
 
 echo "# kill -9 a storage daemon under a writer, $KILLS times"
 MIB=96

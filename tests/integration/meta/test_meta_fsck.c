@@ -42,7 +42,7 @@ static int populate(struct em_kv *kv, struct damage *dm)
 	    (rc = em_meta_link(m, &root, o.attr.ino, EM_META_ROOT_INO, "f2", &l)) == 0 &&
 	    (rc = em_meta_symlink(m, &root, d.ino, "s", "f", &l)) == 0 &&
 	    (rc = em_meta_setxattr(m, &root, o.attr.ino, "user.k", "v", 1, 0)) == 0)
-		rc = em_meta_close(m, &root, o.attr.ino, o.session, 10);
+		rc = em_meta_close(m, &root, o.attr.ino, o.session, 10, 0);
 	dm->dir = d.ino;
 	dm->file = o.attr.ino;
 	dm->layout = o.attr.layout;

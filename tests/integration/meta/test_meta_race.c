@@ -108,7 +108,7 @@ static int one_op(struct em_meta_client *c, uint64_t dir, unsigned *seed, struct
 		rc = em_meta_client_unlink(c, &user, dir, (r >> 9) & 1 ? a : b);
 		if (!expected(rc))
 			return rc;
-		return em_meta_client_close(c, &user, o.attr.ino, o.session, 4096);
+		return em_meta_client_close(c, &user, o.attr.ino, o.session, 4096, 0);
 	}
 }
 

@@ -23,6 +23,8 @@
 #define em_meta_set_length(...) em_meta_client_set_length(__VA_ARGS__)
 #define em_meta_mkdir(...) em_meta_client_mkdir(__VA_ARGS__)
 #define em_meta_symlink(...) em_meta_client_symlink(__VA_ARGS__)
+#define em_meta_mknod(...) em_meta_client_mknod(__VA_ARGS__)
+#define em_meta_lock(...) em_meta_client_lock(__VA_ARGS__)
 #define em_meta_link(...) em_meta_client_link(__VA_ARGS__)
 #define em_meta_unlink(...) em_meta_client_unlink(__VA_ARGS__)
 #define em_meta_rmdir(...) em_meta_client_rmdir(__VA_ARGS__)

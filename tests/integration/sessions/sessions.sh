@@ -28,6 +28,7 @@ failed=0 n=0 holder=
 cleanup() {
 	[ -n "$holder" ] && kill -9 "$holder" 2>/dev/null
 	fusermount3 -u -z "$M" 2>/dev/null
+	fusermount3 -u -z "$T/mnt2" 2>/dev/null
 	cluster_stop
 	if [ "$failed" = 0 ]; then rm -rf "$T"; else echo "# logs kept in $T" >&2; fi
 }
@@ -190,6 +191,38 @@ fsck_repair() {
 	[ "$out" = "size $x" ]
 }
 check "fsck calls expired sessions problems; fsck --repair recovers their lengths" fsck_repair
+
+echo "# a lock dies with its mount: kill -9 of the holder's ember-fuse"
+M2=$T/mnt2
+lock_kill() {
+	mkdir -p "$M2" || return 1
+	"$FUSE" "$EM_MGMTD" "$M2" -o "meta=$EM_META,secret_file=$EM_SECRET" 2>> "$T/fuse2.log" ||
+		return 1
+	local i
+	for i in $(seq 50); do grep -q " $M2 fuse.ember " /proc/mounts && break; sleep 0.1; done
+	echo data > "$M/locked" || return 1
+	flock -x "$M2/locked" -c "echo held; sleep 600" > "$T/lock.out" 2>&1 &
+	holder=$!
+	for i in $(seq 100); do grep -q held "$T/lock.out" && break; sleep 0.1; done
+	grep -q held "$T/lock.out" || { echo "mount 2 never got the lock"; return 1; }
+	if flock -n -x "$M/locked" -c true; then echo "mount 1 got a lock mount 2 holds"; return 1; fi
+	echo "mount 1: EWOULDBLOCK while mount 2 holds it"
+	local pid t0 now
+	pid=$(pgrep -f "ember-fuse .* $M2 " | head -1)
+	[ -n "$pid" ] || { echo "no ember-fuse process for $M2"; return 1; }
+	kill -9 "$pid"
+	t0=$(date +%s%N)
+	# Blocks until the dead mount's lease (3 s) lapses; bounded at 30 s.
+	timeout 30 flock -x "$M/locked" -c true || { echo "lock never released"; return 1; }
+	now=$(date +%s%N)
+	echo "mount 1 got the lock $(((now - t0) / 1000000)) ms after the holder's mount died"
+	kill -9 "$holder" 2>/dev/null
+	wait "$holder" 2>/dev/null
+	holder=
+	fusermount3 -u -z "$M2" 2>/dev/null
+	[ $(((now - t0) / 1000000)) -ge 1000 ]
+}
+check "a dead mount's lock lapses after the session lease" lock_kill
 check "fsck clean at the end" fsck_clean
 echo "1..$n"
 exit $failed
