@@ -27,6 +27,11 @@ void em_net_config_default(struct em_net_config *c)
 	c->slice = 64u << 10;
 	c->poll_batch = 64;
 	c->connect_timeout_ms = 5000;
+	c->max_conns = 4096;
+	c->max_unauth = 256;
+	c->frame_timeout_ms = 30000;
+	c->keepalive_s = 60;
+	c->idle_timeout_ms = 300000;
 }
 
 const struct em_cfg_option em_net_cfg_schema[] = {
@@ -45,6 +50,19 @@ const struct em_cfg_option em_net_cfg_schema[] = {
 	{ "net", "slice", EM_CFG_SIZE, "64K", 4096, 64 << 20, "bulk transfer slice size" },
 	{ "net", "poll_batch", EM_CFG_INT, "64", 1, 1024, "completions reaped per poll" },
 	{ "net", "connect_timeout", EM_CFG_DURATION, "5s", 1, 600000, "connection setup timeout" },
+	{ "net", "max_conns", EM_CFG_INT, "4096", 1, 1 << 20,
+	  "incoming connections at once; past it the oldest unauthenticated one is dropped, "
+	  "else the newcomer refused" },
+	{ "net", "max_unauth", EM_CFG_INT, "256", 1, 1 << 20,
+	  "incoming connections not yet authenticated at once; past it the oldest is dropped" },
+	{ "net", "idle_timeout", EM_CFG_DURATION, "5m", 0, 86400000,
+	  "a client closes a connection idle this long (no call in flight); a server one idle "
+	  "twice as long; 0: never" },
+	{ "net", "frame_timeout", EM_CFG_DURATION, "30s", 100, 3600000,
+	  "TCP: a frame half received or a reply half sent with no progress for this long "
+	  "closes the connection" },
+	{ "net", "keepalive", EM_CFG_DURATION, "60s", 0, 3600000,
+	  "TCP keepalive: idle time before probes (then 3 probes 10 s apart); 0: off" },
 	EM_CFG_END,
 };
 
@@ -66,6 +84,11 @@ void em_net_config_from(const struct em_config *cfg, struct em_net_config *c)
 	c->slice = em_config_size(cfg, "net", "slice");
 	c->poll_batch = (int)em_config_int(cfg, "net", "poll_batch");
 	c->connect_timeout_ms = (int)em_config_duration_ms(cfg, "net", "connect_timeout");
+	c->max_conns = (int)em_config_int(cfg, "net", "max_conns");
+	c->max_unauth = (int)em_config_int(cfg, "net", "max_unauth");
+	c->idle_timeout_ms = em_config_duration_ms(cfg, "net", "idle_timeout");
+	c->frame_timeout_ms = (int)em_config_duration_ms(cfg, "net", "frame_timeout");
+	c->keepalive_s = (int)((em_config_duration_ms(cfg, "net", "keepalive") + 999) / 1000);
 }
 
 /* Runs every iteration: finishes closed connections and reaps verbs
@@ -83,11 +106,36 @@ static int net_poll(void *arg)
 		if (c->cbs.on_close)
 			c->cbs.on_close(c, c->arg, c->close_err);
 		free(c->grants);
+		em_conn_guard(c, false);
+		if (c->all_prev)
+			c->all_prev->all_next = c->all_next;
+		else
+			net->all = c->all_next;
+		if (c->all_next)
+			c->all_next->all_prev = c->all_prev;
+		if (c->incoming)
+			net->n_incoming--;
 		net->n_conns--;
 		c->vt->free(c);
 		work++;
 	}
 	return work;
+}
+
+static void net_sweep(void *arg)
+{
+	struct em_net *net = arg;
+	net->sweep = NULL;
+	uint64_t now = em_now_ms();
+	/* A sweep may close connections; they stay listed until net_poll frees them. */
+	for (struct em_conn *c = net->all; c; c = c->all_next)
+		if (!c->closing && c->vt->sweep)
+			c->vt->sweep(c, now);
+	int rc = em_reactor_timer(net->r, EM_NET_SWEEP_MS, net_sweep, net, &net->sweep);
+	if (rc) {
+		net->sweep = NULL;
+		EM_ERR("net", "cannot rearm the connection sweep: %s", em_strerror(rc));
+	}
 }
 
 int em_net_create(struct em_reactor *r, const struct em_net_config *cfg, struct em_net **out)
@@ -102,6 +150,12 @@ int em_net_create(struct em_reactor *r, const struct em_net_config *cfg, struct 
 		em_net_config_default(&net->cfg);
 	int rc = em_reactor_add_poller(r, net_poll, net, &net->poller);
 	if (rc) {
+		free(net);
+		return rc;
+	}
+	rc = em_reactor_timer(r, EM_NET_SWEEP_MS, net_sweep, net, &net->sweep);
+	if (rc) {
+		em_reactor_del_poller(r, net->poller);
 		free(net);
 		return rc;
 	}
@@ -122,6 +176,8 @@ void em_net_destroy(struct em_net *net)
 		EM_WARN("net", "destroying a context with %d open connections", net->n_conns);
 	if (net->verbs)
 		em_verbs_destroy(net);
+	if (net->sweep)
+		em_reactor_timer_cancel(net->r, net->sweep);
 	em_reactor_del_poller(net->r, net->poller);
 	free(net);
 }
@@ -142,7 +198,68 @@ void em_conn_init(struct em_conn *c, const struct em_conn_vt *vt, struct em_net 
 	c->vt = vt;
 	c->net = net;
 	c->kind = kind;
+	c->all_next = net->all;
+	if (net->all)
+		net->all->all_prev = c;
+	net->all = c;
 	net->n_conns++;
+}
+
+/* The incoming connection that has waited longest to authenticate. */
+static struct em_conn *oldest_guarded(struct em_net *net)
+{
+	struct em_conn *old = NULL;
+	for (struct em_conn *c = net->all; c; c = c->all_next) /* newest first */
+		if (c->incoming && c->guarded && !c->closing)
+			old = c;
+	return old;
+}
+
+int em_net_admit(struct em_net *net, const char *peer)
+{
+	const struct em_net_config *cfg = &net->cfg;
+	const char *why = net->n_incoming >= cfg->max_conns ? "max_conns"
+			  : net->n_guarded >= cfg->max_unauth ? "max_unauth" : NULL;
+	if (!why)
+		return 0;
+	/* Make room by dropping the peer that has had longest to prove itself,
+	 * so that idle or slow connections cannot lock honest clients out;
+	 * only when every connection is authenticated is the newcomer refused. */
+	struct em_conn *old = oldest_guarded(net);
+	net->refused++;
+	EM_WARN_LIMITED("net", "%s: [net] %s reached (%d open, %d not authenticated): %s; %llu so far",
+		peer, why, net->n_incoming, net->n_guarded,
+		old ? "dropping the oldest unauthenticated connection" : "refused",
+		(unsigned long long)net->refused);
+	if (!old)
+		return -ECONNREFUSED;
+	em_conn_close(old, -ECONNABORTED);
+	/* It stops counting now: its slot is the newcomer's. */
+	em_conn_guard(old, false);
+	old->incoming = false;
+	net->n_incoming--;
+	return 0;
+}
+
+void em_conn_accepted(struct em_conn *c)
+{
+	c->incoming = true;
+	c->net->n_incoming++;
+	em_conn_guard(c, true);
+}
+
+void em_conn_guard(struct em_conn *c, bool on)
+{
+	if (c->guarded == on)
+		return;
+	c->guarded = on;
+	if (c->incoming)
+		c->net->n_guarded += on ? 1 : -1;
+}
+
+size_t em_conn_rx_limit(const struct em_conn *c)
+{
+	return c->guarded ? EM_CONN_GUARD_MSG : c->vt->max_msg(c);
 }
 
 void em_conn_dead(struct em_conn *c)
@@ -158,6 +275,12 @@ void em_conn_dead(struct em_conn *c)
 
 void em_conn_deliver(struct em_conn *c, const void *msg, size_t len)
 {
+	if (c->guarded && len > EM_CONN_GUARD_MSG) {
+		EM_WARN_LIMITED("net", "%s: %zu-byte message before authentication; closing", c->peer,
+				len);
+		em_conn_close(c, -EPROTO);
+		return;
+	}
 	if (c->cbs.on_msg && !c->closing)
 		c->cbs.on_msg(c, c->arg, msg, len);
 }
@@ -245,8 +368,8 @@ size_t em_conn_max_msg(const struct em_conn *c)
 	return c->vt->max_msg(c);
 }
 
-static int bulk(struct em_conn *c, bool write, const struct em_bulk_item *items, int n,
-		em_bulk_fn cb, void *arg)
+int em_conn_bulk(struct em_conn *c, bool write, const struct em_bulk_item *items, int n,
+		 uint64_t deadline, em_bulk_fn cb, void *arg)
 {
 	if (c->closing)
 		return -ENOTCONN;
@@ -257,27 +380,27 @@ static int bulk(struct em_conn *c, bool write, const struct em_bulk_item *items,
 		if (items[i].remote.len == 0 ||
 		    !em_mr_contains(items[i].mr, items[i].local, items[i].remote.len))
 			return -ERANGE;
-	return c->vt->bulk(c, write, items, n, cb, arg);
+	return c->vt->bulk(c, write, items, n, deadline, cb, arg);
 }
 
 int em_conn_read(struct em_conn *c, const struct em_buf_desc *remote, struct em_mr *mr,
 		 void *local, em_bulk_fn cb, void *arg)
 {
 	struct em_bulk_item it = { .remote = *remote, .mr = mr, .local = local };
-	return bulk(c, false, &it, 1, cb, arg);
+	return em_conn_bulk(c, false, &it, 1, 0, cb, arg);
 }
 
 int em_conn_write(struct em_conn *c, const struct em_buf_desc *remote, struct em_mr *mr,
 		  const void *local, em_bulk_fn cb, void *arg)
 {
 	struct em_bulk_item it = { .remote = *remote, .mr = mr, .local = local };
-	return bulk(c, true, &it, 1, cb, arg);
+	return em_conn_bulk(c, true, &it, 1, 0, cb, arg);
 }
 
 int em_conn_writev(struct em_conn *c, const struct em_bulk_item *items, int n, em_bulk_fn cb,
 		   void *arg)
 {
-	return bulk(c, true, items, n, cb, arg);
+	return em_conn_bulk(c, true, items, n, 0, cb, arg);
 }
 
 int em_conn_grant(struct em_conn *c, const struct em_buf_desc *d, unsigned access)

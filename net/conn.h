@@ -21,6 +21,7 @@
 #ifndef EMBER_NET_CONN_H
 #define EMBER_NET_CONN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -47,6 +48,11 @@ struct em_net_config {
 	size_t slice;             /* bulk transfers are cut into slices of this size */
 	int poll_batch;           /* completions reaped per poll */
 	int connect_timeout_ms;
+	int max_conns;            /* incoming connections at once */
+	int max_unauth;           /* of those, not yet authenticated (guarded) */
+	int frame_timeout_ms;     /* TCP: no progress on a started frame for this long closes */
+	int keepalive_s;          /* TCP keepalive idle seconds; 0: off */
+	uint64_t idle_timeout_ms; /* RPC: idle connections close (rpc.h); 0: never */
 };
 
 void em_net_config_default(struct em_net_config *c);
@@ -122,11 +128,28 @@ struct em_bulk_item {
 int em_conn_writev(struct em_conn *c, const struct em_bulk_item *items, int n, em_bulk_fn cb,
 		   void *arg);
 
+/* Reads (write false) or writes every item as one call, like em_conn_writev,
+ * ending by deadline (an em_now_ms() time; 0: none): a call not complete by
+ * then completes with -ETIMEDOUT within EM_NET_SWEEP_MS. On TCP the transfer
+ * is cancelled (a late answer is discarded; nothing touches the local
+ * buffers after the callback) and the connection goes on; on RDMA, where
+ * posted work cannot be recalled, the connection closes with -ETIMEDOUT. */
+int em_conn_bulk(struct em_conn *c, bool write, const struct em_bulk_item *items, int n,
+		 uint64_t deadline, em_bulk_fn cb, void *arg);
+
 /* Lets the peer of c perform access (EM_ACCESS_*) on d, which must lie in a
  * region registered with that access (-EACCES otherwise). Revoke with the same
  * descriptor. On RDMA the NIC enforces the registration only. */
 int em_conn_grant(struct em_conn *c, const struct em_buf_desc *d, unsigned access);
 void em_conn_revoke(struct em_conn *c, const struct em_buf_desc *d);
+
+/* A guarded connection's peer has not proven who it is: it may send only
+ * messages of at most EM_CONN_GUARD_MSG bytes and no bulk frames (anything
+ * else closes it), and it counts against [net] max_unauth. Incoming
+ * connections start guarded; the RPC layer lifts the guard when the
+ * handshake succeeds. Outgoing ones start unguarded. */
+#define EM_CONN_GUARD_MSG 4096u
+void em_conn_guard(struct em_conn *c, bool on);
 
 /* 0 while the connection is usable, else the error it is closing with. */
 int em_conn_error(const struct em_conn *c);

@@ -149,6 +149,10 @@ int em_daemon_listen(struct em_rpc *rpc, const char *list, const char *subsys, c
 	return rc < 0 ? rc : n;
 }
 
+/* After hanging up: long enough for failed transfers to reach their
+ * handlers and for disk I/O in flight to finish. */
+#define HANGUP_GRACE_MS 2000
+
 static void drained(void *arg)
 {
 	*(bool *)arg = true;
@@ -162,5 +166,18 @@ bool em_daemon_drain(struct em_rpc *rpc, struct em_reactor *r, uint64_t timeout_
 	/* A short poll, so that the deadline is kept to within 10 ms. */
 	while (!done && em_now_ms() < until)
 		em_reactor_run_once(r, 10);
-	return done;
+	if (done)
+		return true;
+	/* Out of time: hang up, so that requests waiting on a peer (a bulk pull
+	 * it never serves) fail and answer while their handlers still exist. */
+	size_t left = em_rpc_inflight(rpc);
+	em_rpc_hangup(rpc);
+	until = em_now_ms() + HANGUP_GRACE_MS;
+	while (!done && em_now_ms() < until)
+		em_reactor_run_once(r, 10);
+	EM_WARN("daemon", "drain timed out after %llu ms with %zu requests unanswered; hung up, "
+		"%zu still running", (unsigned long long)timeout_ms, left, em_rpc_inflight(rpc));
+	if (!done)
+		em_rpc_drain(rpc, NULL, NULL); /* done lives on this stack */
+	return false;
 }

@@ -51,7 +51,10 @@ int em_daemon_listen(struct em_rpc *rpc, const char *list, const char *subsys, c
 		     size_t cap);
 
 /* Stops accepting and runs r until every accepted request is answered, at
- * most timeout_ms. True when they all were. */
+ * most timeout_ms. Past that it hangs up every connection (em_rpc_hangup)
+ * and runs r up to 2 s more, so that requests stuck on a peer fail and
+ * answer before the caller frees their handlers; logs what was left. True
+ * when every request was answered in time. */
 bool em_daemon_drain(struct em_rpc *rpc, struct em_reactor *r, uint64_t timeout_ms);
 
 #endif

@@ -17,6 +17,21 @@ enum { M_CHALLENGE = 1, M_PROOF = 2, M_RESULT = 3 };
 
 #define CALL_BUCKETS 1024
 
+/* Failed handshakes per peer address: AUTH_FAIL_MAX within AUTH_FAIL_WINDOW_MS
+ * and that address is refused at accept for AUTH_BLOCK_MS, so a wrong or
+ * guessed secret costs a peer a handful of tries a minute, not thousands a
+ * second. The last AUTH_PEERS addresses are remembered. */
+#define AUTH_PEERS 64
+#define AUTH_FAIL_MAX 8 /* the default of em_rpc_opts.auth_fail_max */
+#define AUTH_FAIL_WINDOW_MS 60000
+#define AUTH_BLOCK_MS 10000
+
+struct auth_fail {
+	char host[64]; /* "" = free */
+	uint64_t since, blocked_until, last;
+	uint32_t fails;
+};
+
 enum rc_state { RC_WAIT_CHALLENGE, RC_WAIT_RESULT, RC_WAIT_PROOF, RC_READY, RC_REFUSED, RC_DEAD };
 
 struct call;
@@ -34,6 +49,7 @@ struct rpc_conn {
 	struct em_timer *hs_timer;
 	struct call *queue, *queue_tail; /* client: calls waiting for the handshake */
 	int refs;
+	uint64_t active_ms; /* em_now_ms() of the last call sent or message received */
 	struct rpc_conn *next, *prev;
 };
 
@@ -72,7 +88,7 @@ struct em_rpc {
 	struct em_net *net;
 	uint8_t *secret;
 	size_t secret_len;
-	uint32_t def_timeout, hs_timeout;
+	uint32_t def_timeout, hs_timeout, auth_fail_max;
 	struct handler *handlers;
 	size_t n_handlers, cap_handlers;
 	struct em_listener **listeners;
@@ -82,9 +98,14 @@ struct em_rpc {
 	size_t n_calls, inflight;
 	uint64_t next_id;
 	bool draining;
+	/* em_rpc_destroy ran while requests were still being handled: the
+	 * last reply frees what is left (their handlers still hold req). */
+	bool destroyed;
 	void (*drain_done)(void *);
 	void *drain_arg;
 	struct em_timer *drain_timer;
+	struct em_timer *idle_timer;
+	struct auth_fail fails[AUTH_PEERS];
 };
 
 static void rc_on_msg(struct em_conn *c, void *arg, const void *msg, size_t len);
@@ -259,6 +280,7 @@ static int rc_new(struct em_rpc *rpc, bool client, struct rpc_conn **out)
 	rc->rpc = rpc;
 	rc->client = client;
 	rc->refs = 1; /* the connection's own */
+	rc->active_ms = em_now_ms();
 	rc->st = client ? RC_WAIT_CHALLENGE : RC_WAIT_PROOF;
 	int r = em_reactor_timer(em_net_reactor(rpc->net), rpc->hs_timeout, on_hs_timeout, rc,
 				 &rc->hs_timer);
@@ -319,10 +341,70 @@ static void rc_on_close(struct em_conn *conn, void *arg, int err)
 	rc_put(rc); /* the connection's own reference */
 }
 
+/* "tcp://10.0.0.1:4242" -> "tcp://10.0.0.1": failures count per address. */
+static void peer_host(const char *peer, char *out, size_t cap)
+{
+	const char *colon = strrchr(peer, ':');
+	size_t n = colon && colon > peer + 6 ? (size_t)(colon - peer) : strlen(peer);
+	snprintf(out, cap, "%.*s", (int)n, peer);
+}
+
+static struct auth_fail *find_fail(struct em_rpc *rpc, const char *host, bool add)
+{
+	struct auth_fail *oldest = &rpc->fails[0];
+	for (int i = 0; i < AUTH_PEERS; i++) {
+		struct auth_fail *f = &rpc->fails[i];
+		if (f->host[0] && strcmp(f->host, host) == 0)
+			return f;
+		if (!f->host[0] || (oldest->host[0] && f->last < oldest->last))
+			oldest = f;
+	}
+	if (!add)
+		return NULL;
+	*oldest = (struct auth_fail){ 0 };
+	snprintf(oldest->host, sizeof(oldest->host), "%s", host);
+	return oldest;
+}
+
+static void note_auth_failure(struct em_rpc *rpc, const char *peer)
+{
+	char host[64];
+	peer_host(peer, host, sizeof(host));
+	struct auth_fail *f = find_fail(rpc, host, true);
+	uint64_t now = em_now_ms();
+	if (now - f->since > AUTH_FAIL_WINDOW_MS) {
+		f->since = now;
+		f->fails = 0;
+	}
+	f->last = now;
+	if (f->fails < UINT32_MAX)
+		f->fails++;
+	if (f->fails >= rpc->auth_fail_max && rpc->auth_fail_max != UINT32_MAX &&
+	    f->blocked_until <= now) {
+		f->blocked_until = now + AUTH_BLOCK_MS;
+		EM_WARN_LIMITED("rpc", "%s: %u failed handshakes in %u s; refusing its connections "
+				"for %u s", host, f->fails, AUTH_FAIL_WINDOW_MS / 1000,
+				AUTH_BLOCK_MS / 1000);
+	}
+}
+
+static bool auth_blocked(struct em_rpc *rpc, const char *peer)
+{
+	char host[64];
+	peer_host(peer, host, sizeof(host));
+	struct auth_fail *f = find_fail(rpc, host, false);
+	return f && f->blocked_until > em_now_ms();
+}
+
 static void on_accept(void *arg, struct em_conn *conn)
 {
 	struct em_rpc *rpc = arg;
 	struct rpc_conn *rc = NULL;
+	if (auth_blocked(rpc, em_conn_peer(conn))) {
+		EM_DEBUG("rpc", "%s: refused: too many failed handshakes", em_conn_peer(conn));
+		em_conn_close(conn, -EM_EAUTH);
+		return;
+	}
 	int r = rc_new(rpc, false, &rc);
 	if (r) {
 		EM_WARN_LIMITED("rpc", "%s: refused: %s", em_conn_peer(conn), em_strerror(r));
@@ -371,6 +453,8 @@ static int peer(struct em_rpc *rpc, const char *url, struct rpc_conn **out)
 		free(rc);
 		return r;
 	}
+	/* Until the server proves the secret, it is held to small messages too. */
+	em_conn_guard(rc->conn, true);
 	em_rpc_mx_conn(em_conn_kind(rc->conn), true);
 	*out = rc;
 	return 0;
@@ -396,6 +480,7 @@ static void on_refused_linger(void *arg)
 static void hs_done(struct rpc_conn *rc)
 {
 	rc->st = RC_READY;
+	em_conn_guard(rc->conn, false);
 	if (rc->hs_timer) {
 		em_reactor_timer_cancel(em_net_reactor(rc->rpc->net), rc->hs_timer);
 		rc->hs_timer = NULL;
@@ -434,6 +519,7 @@ static void handshake(struct rpc_conn *rc, const struct em_frame_hdr *h, const v
 			 * the client can report EM_EAUTH; it normally hangs up first. */
 			EM_WARN_LIMITED("rpc", "%s: authentication failed: wrong proof of the cluster secret",
 				em_conn_peer(rc->conn));
+			note_auth_failure(rpc, em_conn_peer(rc->conn));
 			struct em_frame_hdr o = { .flags = EM_FRAME_RESPONSE, .service = SVC_AUTH,
 						  .method = M_RESULT, .status = -EM_EAUTH };
 			rc->st = RC_REFUSED;
@@ -526,6 +612,7 @@ static void rc_on_msg(struct em_conn *conn, void *arg, const void *msg, size_t l
 	struct rpc_conn *rc = arg;
 	struct em_frame_hdr h;
 	const void *p;
+	rc->active_ms = em_now_ms();
 	int r = em_frame_decode(msg, len, &h, &p);
 	if (r) {
 		EM_WARN_LIMITED("rpc", "%s: bad frame (%s); closing", em_conn_peer(conn), em_strerror(r));
@@ -554,6 +641,32 @@ static void rc_on_msg(struct em_conn *conn, void *arg, const void *msg, size_t l
 
 /* ---- public API -------------------------------------------------------------------- */
 
+/* Idle connections go: a client closes its own (it knows no call is on
+ * its way, so nothing is lost; the next call reconnects); a server closes
+ * one idle twice as long, a client that does not. Dead peers are found by
+ * TCP keepalive meanwhile. */
+#define IDLE_CHECK_MS 1000
+
+static void idle_sweep(void *arg)
+{
+	struct em_rpc *rpc = arg;
+	rpc->idle_timer = NULL;
+	uint64_t now = em_now_ms(), idle = em_net_config(rpc->net)->idle_timeout_ms;
+	for (struct rpc_conn *rc = rpc->conns, *next; rc; rc = next) {
+		next = rc->next;
+		uint64_t limit = rc->client ? idle : 2 * idle;
+		/* refs == 1: no call and no request holds it. */
+		if (rc->st == RC_READY && rc->refs == 1 && !rc->queue && now - rc->active_ms >= limit) {
+			EM_DEBUG("rpc", "%s: idle for %llu ms; closing", rc->url[0] ? rc->url : "peer",
+				 (unsigned long long)(now - rc->active_ms));
+			rc_fail(rc, -ETIMEDOUT);
+		}
+	}
+	if (em_reactor_timer(em_net_reactor(rpc->net), IDLE_CHECK_MS, idle_sweep, rpc,
+			     &rpc->idle_timer) < 0)
+		rpc->idle_timer = NULL;
+}
+
 int em_rpc_create(struct em_net *net, const struct em_rpc_opts *opts, struct em_rpc **out)
 {
 	struct em_rpc *rpc = calloc(1, sizeof(*rpc));
@@ -562,6 +675,7 @@ int em_rpc_create(struct em_net *net, const struct em_rpc_opts *opts, struct em_
 	rpc->net = net;
 	rpc->def_timeout = opts->default_timeout_ms ? opts->default_timeout_ms : 30000;
 	rpc->hs_timeout = opts->handshake_timeout_ms ? opts->handshake_timeout_ms : 5000;
+	rpc->auth_fail_max = opts->auth_fail_max ? opts->auth_fail_max : AUTH_FAIL_MAX;
 	rpc->secret_len = opts->secret_len;
 	rpc->secret = malloc(opts->secret_len ? opts->secret_len : 1);
 	if (!rpc->secret) {
@@ -570,8 +684,36 @@ int em_rpc_create(struct em_net *net, const struct em_rpc_opts *opts, struct em_
 	}
 	if (opts->secret_len)
 		memcpy(rpc->secret, opts->secret, opts->secret_len);
+	if (em_net_config(net)->idle_timeout_ms) {
+		int r = em_reactor_timer(em_net_reactor(net), IDLE_CHECK_MS, idle_sweep, rpc,
+					 &rpc->idle_timer);
+		if (r) {
+			free(rpc->secret);
+			free(rpc);
+			return r;
+		}
+	}
 	*out = rpc;
 	return 0;
+}
+
+static void rpc_free(struct em_rpc *rpc)
+{
+	free(rpc->listeners);
+	free(rpc->handlers);
+	free(rpc->secret);
+	free(rpc);
+}
+
+void em_rpc_hangup(struct em_rpc *rpc)
+{
+	for (struct rpc_conn *rc = rpc->conns; rc; rc = rc->next)
+		rc_fail(rc, -ESHUTDOWN);
+}
+
+size_t em_rpc_inflight(const struct em_rpc *rpc)
+{
+	return rpc->inflight;
 }
 
 void em_rpc_destroy(struct em_rpc *rpc)
@@ -580,27 +722,40 @@ void em_rpc_destroy(struct em_rpc *rpc)
 		return;
 	for (size_t i = 0; i < rpc->n_listeners; i++)
 		em_listener_close(rpc->listeners[i]);
+	rpc->n_listeners = 0;
+	rpc->draining = true; /* no new calls or requests from here on */
 	while (rpc->conns) {
 		struct rpc_conn *rc = rpc->conns;
 		rc->refs++;
 		fail_calls_of(rpc, rc, -ESHUTDOWN);
 		rc_unlink(rc);
+		rc->st = RC_DEAD;
 		if (rc->conn) {
-			/* The connection outlives us briefly: it must not call back. */
+			/* The connection outlives us briefly: it must not call back.
+			 * Its pending bulk transfers still complete (with an error)
+			 * into their handlers, which then answer into the void. */
 			static const struct em_conn_cbs none;
 			em_conn_set_cbs(rc->conn, &none, NULL);
 			em_conn_close(rc->conn, -ESHUTDOWN);
+			rc->conn = NULL;
 		}
-		free(rc);
+		rc->refs--;
+		rc_put(rc); /* the connection's own; requests hold theirs */
 	}
 	if (rpc->drain_timer)
 		em_reactor_timer_cancel(em_net_reactor(rpc->net), rpc->drain_timer);
-	if (rpc->inflight)
-		EM_WARN("rpc", "destroyed with %zu requests unanswered", rpc->inflight);
-	free(rpc->listeners);
-	free(rpc->handlers);
-	free(rpc->secret);
-	free(rpc);
+	rpc->drain_timer = NULL;
+	rpc->drain_done = NULL;
+	if (rpc->idle_timer)
+		em_reactor_timer_cancel(em_net_reactor(rpc->net), rpc->idle_timer);
+	rpc->idle_timer = NULL;
+	if (rpc->inflight) {
+		EM_WARN("rpc", "destroyed with %zu requests unanswered; freed after their replies",
+			rpc->inflight);
+		rpc->destroyed = true;
+		return;
+	}
+	rpc_free(rpc);
 }
 
 int em_rpc_register(struct em_rpc *rpc, uint16_t service, uint16_t method,
@@ -709,6 +864,7 @@ int em_rpc_call(struct em_rpc *rpc, const char *url, uint16_t service, uint16_t 
 	}
 	c->hnext = *bucket(rpc, c->id);
 	*bucket(rpc, c->id) = c;
+	rc->active_ms = em_now_ms();
 	rc->refs++;
 	rpc->n_calls++;
 	return 0;
@@ -751,6 +907,13 @@ struct em_conn *em_rpc_req_conn(const struct em_rpc_req *req)
 	return req->rc->conn;
 }
 
+int em_rpc_req_bulk(struct em_rpc_req *req, bool write, const struct em_bulk_item *items, int n,
+		    em_bulk_fn cb, void *arg)
+{
+	struct em_conn *c = req->rc->conn;
+	return c ? em_conn_bulk(c, write, items, n, req->deadline, cb, arg) : -ECONNRESET;
+}
+
 int em_rpc_reply(struct em_rpc_req *req, int status, const void *payload, size_t len)
 {
 	struct rpc_conn *rc = req->rc;
@@ -774,6 +937,11 @@ int em_rpc_reply(struct em_rpc_req *req, int status, const void *payload, size_t
 	free(req);
 	rpc->inflight--;
 	rc_put(rc);
+	if (rpc->destroyed) {
+		if (!rpc->inflight)
+			rpc_free(rpc);
+		return r;
+	}
 	check_drain(rpc);
 	return r;
 }

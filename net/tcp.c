@@ -33,6 +33,10 @@ enum { F_MSG = 1, F_READ_REQ, F_READ_DATA, F_WRITE_DATA, F_WRITE_ACK };
 
 #define HDR 32
 #define TCP_VERSION 1
+/* The receive buffer: small until the peer is authenticated (it may send
+ * only small messages then), RX_MIN after, grown for one large message and
+ * given back once that message is consumed. */
+#define RX_GUARDED (EM_CONN_GUARD_MSG + 4096u)
 #define RX_MIN (256u << 10)
 #define BULK_MAX (1ull << 31) /* one bulk frame; larger transfers are refused */
 #define TX_MAX_QUEUED (1ull << 30)
@@ -67,10 +71,23 @@ struct op {
 /* The caller's call: its frames complete it together, once. */
 struct batch {
 	int pending, status;
+	uint64_t deadline;
 	em_bulk_fn cb;
 	void *arg;
 	struct op ops[];
 };
+
+/* A frame whose call ended at its deadline: its answer, if it ever comes,
+ * is read and dropped instead of being taken for a protocol error. */
+struct ghost {
+	struct ghost *next;
+	uint64_t id;
+	bool write;
+};
+
+/* Ghosts a connection may keep: a peer that never answers that many is
+ * not coming back, and the connection closes. */
+#define GHOSTS_MAX 1024
 
 /* Where the body of the current frame goes. */
 struct sink {
@@ -92,7 +109,10 @@ struct tcp_conn {
 	size_t rx_cap, rx_start, rx_end;
 	struct sink sink;
 	struct op ops; /* sentinel of a circular list */
+	struct ghost *ghosts;
+	unsigned n_ghosts;
 	uint64_t next_id;
+	uint64_t rx_at, tx_at; /* em_now_ms() of the last progress each way */
 };
 
 struct tcp_listener {
@@ -169,6 +189,7 @@ static int flush_tx(struct tcp_conn *tc)
 			break;
 		t->off += (size_t)w;
 		tc->tx_queued -= (size_t)w;
+		tc->tx_at = em_now_ms();
 		if (t->off < t->len)
 			break;
 		tc->tx_head = t->next;
@@ -226,10 +247,12 @@ static int send_frame(struct tcp_conn *tc, const struct frame *f, const struct i
 		at += l - skip;
 		skip = 0;
 	}
-	if (tc->tx_tail)
+	if (tc->tx_tail) {
 		tc->tx_tail->next = t;
-	else
+	} else {
 		tc->tx_head = t;
+		tc->tx_at = em_now_ms(); /* the stall clock starts with the queue */
+	}
 	tc->tx_tail = t;
 	tc->tx_queued += t->len;
 	if (!tc->connecting)
@@ -270,7 +293,7 @@ static void finish_op(struct op *o, int status)
 /* Sends one frame per item, back to back; the owner of the memory acks or
  * answers each, and the last answer completes the call. */
 static int tcp_bulk(struct em_conn *c, bool write, const struct em_bulk_item *items, int n,
-		    em_bulk_fn cb, void *arg)
+		    uint64_t deadline, em_bulk_fn cb, void *arg)
 {
 	struct tcp_conn *tc = (struct tcp_conn *)c;
 	for (int i = 0; i < n; i++)
@@ -281,6 +304,7 @@ static int tcp_bulk(struct em_conn *c, bool write, const struct em_bulk_item *it
 		return -ENOMEM;
 	b->cb = cb;
 	b->arg = arg;
+	b->deadline = deadline;
 	for (int i = 0; i < n; i++) {
 		const struct em_bulk_item *it = &items[i];
 		struct op *o = &b->ops[i];
@@ -316,6 +340,80 @@ static void tcp_fail_ops(struct em_conn *c, int err)
 		finish_op(tc->ops.next, err);
 }
 
+/* True (and the ghost gone) when id is a frame cancelled at its deadline. */
+static bool take_ghost(struct tcp_conn *tc, uint64_t id, bool write)
+{
+	for (struct ghost **pp = &tc->ghosts; *pp; pp = &(*pp)->next) {
+		struct ghost *g = *pp;
+		if (g->id == id && g->write == write) {
+			*pp = g->next;
+			free(g);
+			tc->n_ghosts--;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Ends an operation at its deadline; its answer will find a ghost. */
+static int cancel_op(struct tcp_conn *tc, struct op *o)
+{
+	if (tc->sink.op == o) {
+		/* Its body is arriving: the rest goes nowhere. */
+		tc->sink.dst = NULL;
+		tc->sink.op = NULL;
+	} else {
+		struct ghost *g = tc->n_ghosts < GHOSTS_MAX ? malloc(sizeof(*g)) : NULL;
+		if (!g)
+			return -ETIMEDOUT;
+		*g = (struct ghost){ .next = tc->ghosts, .id = o->id, .write = o->write };
+		tc->ghosts = g;
+		tc->n_ghosts++;
+	}
+	finish_op(o, -ETIMEDOUT);
+	return 0;
+}
+
+static void tcp_sweep(struct em_conn *c, uint64_t now)
+{
+	struct tcp_conn *tc = (struct tcp_conn *)c;
+	if (tc->connecting) {
+		/* rx_at is still the creation time: nothing was read yet. */
+		if (now - tc->rx_at >= (uint64_t)c->net->cfg.connect_timeout_ms) {
+			EM_DEBUG("tcp", "%s: connect timed out", c->peer);
+			em_conn_close(c, -ETIMEDOUT);
+		}
+		return;
+	}
+	uint64_t limit = (uint64_t)c->net->cfg.frame_timeout_ms;
+	bool rx_partial = tc->sink.type || tc->rx_end > tc->rx_start;
+	if ((rx_partial && now - tc->rx_at >= limit) || (tc->tx_head && now - tc->tx_at >= limit)) {
+		EM_WARN_LIMITED("tcp", "%s: no progress on a %s frame for %llu ms; closing", c->peer,
+				rx_partial && now - tc->rx_at >= limit ? "received" : "sent",
+				(unsigned long long)limit);
+		em_conn_close(c, -ETIMEDOUT);
+		return;
+	}
+	for (struct op *o = tc->ops.next, *next; o != &tc->ops; o = next) {
+		next = o->next;
+		/* Cancelling may complete a batch whose later ops come next. */
+		while (next != &tc->ops && next->b == o->b)
+			next = next->next;
+		struct batch *b = o->b;
+		if (!b->deadline || now < b->deadline)
+			continue;
+		for (struct op *q = o, *qn; q != next; q = qn) {
+			qn = q->next;
+			if (cancel_op(tc, q) < 0) {
+				EM_WARN_LIMITED("tcp", "%s: %u transfers past their deadline never "
+						"answered; closing", c->peer, tc->n_ghosts);
+				em_conn_close(c, -ETIMEDOUT);
+				return;
+			}
+		}
+	}
+}
+
 /* ---- receiving ------------------------------------------------------------- */
 
 static void protocol_error(struct tcp_conn *tc, const char *why)
@@ -329,7 +427,8 @@ static void sink_done(struct tcp_conn *tc)
 	struct sink s = tc->sink;
 	memset(&tc->sink, 0, sizeof(tc->sink));
 	if (s.type == F_READ_DATA) {
-		finish_op(s.op, 0);
+		if (s.op) /* NULL: cancelled, or a ghost's */
+			finish_op(s.op, 0);
 	} else if (s.type == F_WRITE_DATA) {
 		struct frame ack = { .type = F_WRITE_ACK, .id = s.id, .status = s.status };
 		int rc = send_frame(tc, &ack, NULL, 0);
@@ -368,6 +467,10 @@ static void on_frame(struct tcp_conn *tc, const struct frame *f, const uint8_t *
 		break;
 	case F_READ_DATA: {
 		struct op *o = find_op(tc, f->id);
+		if (!o && take_ghost(tc, f->id, false)) {
+			tc->sink = (struct sink){ .left = f->len, .type = F_READ_DATA };
+			break;
+		}
 		if (!o || o->write || (f->status == 0 && f->len != o->len) || (f->status && f->len)) {
 			protocol_error(tc, "READ_DATA does not match a read");
 			return;
@@ -392,6 +495,8 @@ static void on_frame(struct tcp_conn *tc, const struct frame *f, const uint8_t *
 	}
 	case F_WRITE_ACK: {
 		struct op *o = find_op(tc, f->id);
+		if (!o && !f->len && take_ghost(tc, f->id, true))
+			break;
 		if (!o || !o->write || f->len) {
 			protocol_error(tc, "WRITE_ACK does not match a write");
 			return;
@@ -404,11 +509,27 @@ static void on_frame(struct tcp_conn *tc, const struct frame *f, const uint8_t *
 		sink_done(tc);
 }
 
+/* Sets the receive buffer to cap bytes, keeping what it holds (which fits). */
+static int rx_resize(struct tcp_conn *tc, size_t cap)
+{
+	if (tc->rx_start > 0) {
+		memmove(tc->rx, tc->rx + tc->rx_start, tc->rx_end - tc->rx_start);
+		tc->rx_end -= tc->rx_start;
+		tc->rx_start = 0;
+	}
+	uint8_t *n = realloc(tc->rx, cap);
+	if (!n)
+		return -ENOMEM;
+	tc->rx = n;
+	tc->rx_cap = cap;
+	return 0;
+}
+
 /* Consumes whole frames from rx[start, end). */
 static void parse_rx(struct tcp_conn *tc)
 {
-	size_t max = tc->base.vt->max_msg(&tc->base);
 	while (!tc->base.closing) {
+		size_t max = em_conn_rx_limit(&tc->base);
 		size_t avail = tc->rx_end - tc->rx_start;
 		uint8_t *p = tc->rx + tc->rx_start;
 		if (tc->sink.type) {
@@ -435,24 +556,23 @@ static void parse_rx(struct tcp_conn *tc)
 		}
 		if (f.type == F_MSG) {
 			if (f.len == 0 || f.len > max) {
-				protocol_error(tc, "message size out of bounds");
+				protocol_error(tc, tc->base.guarded ? "message too large before authentication"
+								   : "message size out of bounds");
 				return;
 			}
 			if (avail < HDR + (size_t)f.len) {
-				if (HDR + (size_t)f.len > tc->rx_cap) {
-					uint8_t *n = realloc(tc->rx, HDR + (size_t)f.len);
-					if (!n) {
-						em_conn_close(&tc->base, -ENOMEM);
-						return;
-					}
-					tc->rx = n;
-					tc->rx_cap = HDR + (size_t)f.len;
-				}
+				if (HDR + (size_t)f.len > tc->rx_cap &&
+				    rx_resize(tc, HDR + (size_t)f.len) < 0)
+					em_conn_close(&tc->base, -ENOMEM);
 				return;
 			}
 			tc->rx_start += HDR + f.len;
 			on_frame(tc, &f, p + HDR);
 			continue;
+		}
+		if (tc->base.guarded) {
+			protocol_error(tc, "bulk frame before authentication");
+			return;
 		}
 		if ((f.type == F_READ_REQ || f.type == F_WRITE_DATA) && (f.len == 0 || f.len > BULK_MAX)) {
 			protocol_error(tc, "bulk size out of bounds");
@@ -466,14 +586,23 @@ static void parse_rx(struct tcp_conn *tc)
 static void on_readable(struct tcp_conn *tc)
 {
 	for (int i = 0; i < READ_BUDGET && !tc->base.closing; i++) {
-		if (tc->rx_start == tc->rx_end)
+		if (tc->rx_start == tc->rx_end) {
 			tc->rx_start = tc->rx_end = 0;
+			/* Between messages: back to the size the peer's state calls for. */
+			size_t want = tc->base.guarded ? RX_GUARDED : RX_MIN;
+			if (tc->rx_cap != want && (tc->rx_cap > RX_MIN || !tc->base.guarded) &&
+			    rx_resize(tc, want) < 0) {
+				em_conn_close(&tc->base, -ENOMEM);
+				return;
+			}
+		}
 		ssize_t n;
 		/* A large body goes straight to its destination. */
 		if (tc->sink.type && tc->rx_start == tc->rx_end && tc->sink.dst &&
 		    tc->sink.left >= 16384) {
 			n = read(tc->fd, tc->sink.dst, tc->sink.left);
 			if (n > 0) {
+				tc->rx_at = em_now_ms();
 				tc->sink.dst += n;
 				tc->sink.left -= (size_t)n;
 				if (tc->sink.left == 0) {
@@ -490,6 +619,7 @@ static void on_readable(struct tcp_conn *tc)
 			}
 			n = read(tc->fd, tc->rx + tc->rx_end, tc->rx_cap - tc->rx_end);
 			if (n > 0) {
+				tc->rx_at = em_now_ms();
 				tc->rx_end += (size_t)n;
 				parse_rx(tc);
 				continue;
@@ -556,6 +686,11 @@ static void tcp_shutdown(struct em_conn *c)
 static void tcp_free(struct em_conn *c)
 {
 	struct tcp_conn *tc = (struct tcp_conn *)c;
+	while (tc->ghosts) {
+		struct ghost *g = tc->ghosts;
+		tc->ghosts = g->next;
+		free(g);
+	}
 	while (tc->tx_head) {
 		struct txitem *t = tc->tx_head;
 		tc->tx_head = t->next;
@@ -575,6 +710,7 @@ static const struct em_conn_vt tcp_vt = {
 	.bulk = tcp_bulk,
 	.shutdown = tcp_shutdown,
 	.fail_ops = tcp_fail_ops,
+	.sweep = tcp_sweep,
 	.free = tcp_free,
 	.max_msg = tcp_max_msg,
 };
@@ -584,7 +720,8 @@ static int conn_new(struct em_net *net, int fd, bool connecting, struct tcp_conn
 	struct tcp_conn *tc = calloc(1, sizeof(*tc));
 	if (!tc)
 		return -ENOMEM;
-	tc->rx_cap = RX_MIN;
+	/* Outgoing connections are never guarded; incoming ones start so. */
+	tc->rx_cap = connecting ? RX_MIN : RX_GUARDED;
 	tc->rx = malloc(tc->rx_cap);
 	if (!tc->rx) {
 		free(tc);
@@ -594,8 +731,17 @@ static int conn_new(struct em_net *net, int fd, bool connecting, struct tcp_conn
 	tc->connecting = connecting;
 	tc->want_out = connecting;
 	tc->ops.next = tc->ops.prev = &tc->ops;
+	tc->rx_at = tc->tx_at = em_now_ms();
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* A peer that vanishes without a FIN (power loss, a cut link) is found
+	 * by the kernel's probes, not by an idle timeout of ours. */
+	int idle = net->cfg.keepalive_s, intvl = 10, cnt = 3;
+	if (idle > 0 && (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)) < 0 ||
+			 setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle)) < 0 ||
+			 setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl)) < 0 ||
+			 setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt)) < 0))
+		EM_WARN_LIMITED("tcp", "keepalive: %s", em_strerror(-errno));
 	int rc = em_reactor_add_fd(net->r, fd, EPOLLIN | (connecting ? EPOLLOUT : 0), on_fd, tc);
 	if (rc) {
 		free(tc->rx);
@@ -684,16 +830,23 @@ static void on_accept(void *arg, uint32_t events)
 			l->exhausted = false;
 		}
 		l->backoff_ms = 0;
-		struct tcp_conn *tc;
-		int rc = conn_new(l->base.net, fd, false, &tc);
-		if (rc) {
-			EM_WARN("tcp", "cannot take a connection: %s", em_strerror(rc));
+		struct em_addr peer = { .kind = EM_TRANSPORT_TCP, .len = len };
+		memcpy(&peer.ss, &ss, sizeof(ss));
+		char name[sizeof(((struct em_conn *)0)->peer)];
+		em_addr_format(&peer, name, sizeof(name));
+		if (em_net_admit(l->base.net, name) < 0) {
 			close(fd);
 			continue;
 		}
-		struct em_addr peer = { .kind = EM_TRANSPORT_TCP, .len = len };
-		memcpy(&peer.ss, &ss, sizeof(ss));
-		em_addr_format(&peer, tc->base.peer, sizeof(tc->base.peer));
+		struct tcp_conn *tc;
+		int rc = conn_new(l->base.net, fd, false, &tc);
+		if (rc) {
+			EM_WARN_LIMITED("tcp", "cannot take a connection: %s", em_strerror(rc));
+			close(fd);
+			continue;
+		}
+		memcpy(tc->base.peer, name, sizeof(name));
+		em_conn_accepted(&tc->base);
 		tc->base.up = true;
 		l->base.fn(l->base.arg, &tc->base);
 	}

@@ -27,23 +27,15 @@
 #include "net/core/log.h"
 #include "net/credit.h"
 #include "net/transport.h"
+#include "net/verbs_pd.h"
 #include "net/vdev.h"
 
-#define PD_MAGIC 0x454d4256u /* "VBME" */
-#define PD_VERSION 1
-#define MAX_PATHS 16
+#define MAX_PATHS EM_VPD_MAX_PATHS
 #define SIG_EVERY 16
 
 struct vconn;
 struct vop;
 
-/* Connect/accept private data, little-endian (x86/arm64 hosts). */
-struct pdata {
-	uint32_t magic;
-	uint16_t version, path, npaths, rsvd;
-	uint32_t recv_depth, msg_buf;
-	uint64_t token;
-} __attribute__((packed));
 
 /* A piece of one item of a bulk call: local <-> raddr, len bytes. */
 struct vslice {
@@ -61,6 +53,7 @@ struct vslice {
 struct vop {
 	struct vop *next, *prev;
 	bool write;
+	uint64_t deadline;
 	int pending, status;
 	em_bulk_fn cb;
 	void *arg;
@@ -284,7 +277,7 @@ static void slices_free(struct vslice *s)
 }
 
 static int verbs_bulk(struct em_conn *c, bool write, const struct em_bulk_item *items, int n,
-		      em_bulk_fn cb, void *arg)
+		      uint64_t deadline, em_bulk_fn cb, void *arg)
 {
 	struct vconn *vc = (struct vconn *)c;
 	if (!c->up)
@@ -292,7 +285,7 @@ static int verbs_bulk(struct em_conn *c, bool write, const struct em_bulk_item *
 	struct vop *op = calloc(1, sizeof(*op));
 	if (!op)
 		return -ENOMEM;
-	*op = (struct vop){ .write = write, .cb = cb, .arg = arg };
+	*op = (struct vop){ .write = write, .deadline = deadline, .cb = cb, .arg = arg };
 	/* Every slice of every item exists before any is queued, so running
 	 * out of memory half way leaves nothing posted. */
 	uint64_t slice = c->net->cfg.slice;
@@ -740,15 +733,15 @@ static int path_alloc(struct vpath *p, struct rdma_cm_id *id)
 	return 0;
 }
 
-static void fill_pdata(struct vconn *vc, int path, struct pdata *pd)
+static void fill_pdata(struct vconn *vc, int path, struct em_vpd *pd)
 {
-	*pd = (struct pdata){ .magic = PD_MAGIC, .version = PD_VERSION, .path = (uint16_t)path,
+	*pd = (struct em_vpd){ .magic = EM_VPD_MAGIC, .version = EM_VPD_VERSION, .path = (uint16_t)path,
 			      .npaths = (uint16_t)vc->npaths,
 			      .recv_depth = (uint32_t)vc->base.net->cfg.recv_depth,
 			      .msg_buf = (uint32_t)vc->base.net->cfg.msg_buf, .token = vc->token };
 }
 
-static struct rdma_conn_param conn_param(const struct vpath *p, const struct pdata *pd)
+static struct rdma_conn_param conn_param(const struct vpath *p, const struct em_vpd *pd)
 {
 	int rd = p->vc->base.net->cfg.rd_atomic;
 	const struct ibv_device_attr *a = &p->dev->attr;
@@ -836,26 +829,28 @@ static int vconn_new(struct em_net *net, int npaths, uint64_t token, struct vcon
 static void on_connect_request(struct vlistener *l, struct rdma_cm_event *ev)
 {
 	struct em_net *net = l->base.net;
-	const struct pdata *pd = ev->param.conn.private_data;
+	struct em_vpd got, *pd = &got;
 	struct vconn *vc = NULL;
-	int rc = -EPROTO;
-	if (!pd || ev->param.conn.private_data_len < sizeof(*pd) || pd->magic != PD_MAGIC ||
-	    pd->version != PD_VERSION || pd->npaths < 1 || pd->npaths > MAX_PATHS ||
-	    pd->path >= pd->npaths || pd->recv_depth < 2 || pd->msg_buf != net->cfg.msg_buf)
+	int rc = em_vpd_parse(ev->param.conn.private_data, ev->param.conn.private_data_len, true,
+			      (uint32_t)net->cfg.msg_buf, &got);
+	if (rc)
 		goto reject;
 	for (vc = l->pending; vc; vc = vc->next_pending)
 		if (vc->token == pd->token)
 			break;
 	if (!vc) {
-		if ((rc = vconn_new(net, pd->npaths, pd->token, &vc)))
-			goto reject;
-		vc->listener = &l->base;
-		vc->next_pending = l->pending;
-		l->pending = vc;
 		struct em_addr a = { .kind = EM_TRANSPORT_RDMA };
 		memcpy(&a.ss, rdma_get_peer_addr(ev->id), sizeof(struct sockaddr_in6));
 		a.len = sizeof(a.ss);
-		em_addr_format(&a, vc->base.peer, sizeof(vc->base.peer));
+		char name[sizeof(((struct em_conn *)0)->peer)];
+		em_addr_format(&a, name, sizeof(name));
+		if ((rc = em_net_admit(net, name)) || (rc = vconn_new(net, pd->npaths, pd->token, &vc)))
+			goto reject;
+		memcpy(vc->base.peer, name, sizeof(name));
+		em_conn_accepted(&vc->base);
+		vc->listener = &l->base;
+		vc->next_pending = l->pending;
+		l->pending = vc;
 	}
 	struct vpath *p = &vc->paths[pd->path];
 	if (pd->npaths != vc->npaths || p->id) {
@@ -870,7 +865,7 @@ static void on_connect_request(struct vlistener *l, struct rdma_cm_event *ev)
 	if (pd->path == 0)
 		em_credits_init(&p->cr, pd->recv_depth);
 	set_depth(p, ev->param.conn.responder_resources);
-	struct pdata mine;
+	struct em_vpd mine;
 	fill_pdata(vc, pd->path, &mine);
 	struct rdma_conn_param cp = conn_param(p, &mine);
 	if (rdma_accept(ev->id, &cp)) {
@@ -879,7 +874,7 @@ static void on_connect_request(struct vlistener *l, struct rdma_cm_event *ev)
 	}
 	return;
 reject:
-	EM_WARN("verbs", "connection request refused: %s", em_strerror(rc));
+	EM_WARN_LIMITED("verbs", "connection request refused: %s", em_strerror(rc));
 	rdma_reject(ev->id, NULL, 0);
 	rdma_destroy_id(ev->id);
 }
@@ -898,7 +893,7 @@ static void on_path_event(struct vpath *p, struct rdma_cm_event *ev)
 	case RDMA_CM_EVENT_ROUTE_RESOLVED: {
 		if ((rc = path_alloc(p, p->id)))
 			break;
-		struct pdata pd;
+		struct em_vpd pd;
 		fill_pdata(vc, p->idx, &pd);
 		struct rdma_conn_param cp = conn_param(p, &pd);
 		if (rdma_connect(p->id, &cp))
@@ -907,14 +902,13 @@ static void on_path_event(struct vpath *p, struct rdma_cm_event *ev)
 	}
 	case RDMA_CM_EVENT_ESTABLISHED:
 		if (!vc->listener) {
-			const struct pdata *pd = ev->param.conn.private_data;
-			if (!pd || ev->param.conn.private_data_len < sizeof(*pd) ||
-			    pd->magic != PD_MAGIC || pd->recv_depth < 2) {
-				rc = -EPROTO;
+			struct em_vpd pd;
+			rc = em_vpd_parse(ev->param.conn.private_data,
+					  ev->param.conn.private_data_len, false, 0, &pd);
+			if (rc)
 				break;
-			}
 			if (p->idx == 0)
-				em_credits_init(&p->cr, pd->recv_depth);
+				em_credits_init(&p->cr, pd.recv_depth);
 			set_depth(p, ev->param.conn.responder_resources);
 		}
 		path_up(p);
@@ -1081,6 +1075,20 @@ static void verbs_fail_ops(struct em_conn *c, int err)
 	}
 }
 
+/* Posted work cannot be recalled: an operation past its deadline closes the
+ * connection, and its buffers are released once the flush completes it. */
+static void verbs_sweep(struct em_conn *c, uint64_t now)
+{
+	struct vconn *vc = (struct vconn *)c;
+	for (struct vop *op = vc->ops.next; op != &vc->ops; op = op->next) {
+		if (op->deadline && now >= op->deadline) {
+			EM_WARN_LIMITED("verbs", "%s: a transfer passed its deadline; closing", c->peer);
+			em_conn_close(c, -ETIMEDOUT);
+			return;
+		}
+	}
+}
+
 static void verbs_free(struct em_conn *c)
 {
 	free(c);
@@ -1096,6 +1104,7 @@ static const struct em_conn_vt verbs_vt = {
 	.bulk = verbs_bulk,
 	.shutdown = verbs_shutdown,
 	.fail_ops = verbs_fail_ops,
+	.sweep = verbs_sweep,
 	.free = verbs_free,
 	.max_msg = verbs_max_msg,
 };

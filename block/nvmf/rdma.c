@@ -602,32 +602,19 @@ static uint16_t connect_request(struct em_nvmf_rdma *rt, struct rdma_cm_event *e
 {
 	struct em_nvmf_tgt *t = rt->tgt;
 	const struct rdma_conn_param *cp = &ev->param.conn;
-	struct em_nvmf_rdma_cm_req creq;
+	struct em_nvmf_rdma_cm_info ci;
 	struct em_nvmf_rdma_cm_rep rep;
 	struct rdma_conn_param ap;
 	struct rqueue *rq;
-	uint32_t depth, max_depth;
-	uint16_t qid, hrqsize, hsqsize;
 	int rc;
 
-	/* librdmacm may report more private data than the host sent. */
-	if (!cp->private_data || cp->private_data_len < sizeof creq)
-		return EM_NVMF_RDMA_REJ_INVALID_LEN;
-	memcpy(&creq, cp->private_data, sizeof creq);
-	if (le16toh(creq.recfmt) != 0)
-		return EM_NVMF_RDMA_REJ_INVALID_RECFMT;
-	qid = le16toh(creq.qid);
-	hrqsize = le16toh(creq.hrqsize);
-	hsqsize = le16toh(creq.hsqsize);
-	if (qid > t->max_io_queues)
-		return EM_NVMF_RDMA_REJ_INVALID_QID;
-	depth = (uint32_t)hsqsize + 1;
-	max_depth = qid == 0 ? EM_NVMF_ADMIN_QUEUE_DEPTH : t->max_queue_depth;
-	if (depth < 2 || depth > max_depth)
-		return EM_NVMF_RDMA_REJ_INVALID_HSQSIZE;
-	/* One response per command: the host must be able to receive them all. */
-	if (hrqsize < depth)
-		return EM_NVMF_RDMA_REJ_INVALID_HRQSIZE;
+	uint16_t st = em_nvmf_rdma_check_cm_req(cp->private_data, cp->private_data_len,
+						t->max_io_queues, EM_NVMF_ADMIN_QUEUE_DEPTH,
+						t->max_queue_depth, &ci);
+	if (st)
+		return st;
+	uint16_t qid = ci.qid;
+	uint32_t depth = ci.depth;
 
 	rq = calloc(1, sizeof *rq);
 	if (!rq)

@@ -13,6 +13,7 @@
 
 #include <endian.h>
 #include <stdint.h>
+#include <stddef.h>
 #include <string.h>
 
 #define EM_NVME_SQE_SIZE 64
@@ -178,6 +179,17 @@ enum {
 	EM_NVMF_RDMA_REJ_INVALID_HRQSIZE = 5,
 	EM_NVMF_RDMA_REJ_NO_RESOURCES = 6,
 };
+
+/* A connect request's private data as the host sent it (len bytes at p),
+ * checked against the target's limits: 0 and the queue id and depth in out,
+ * or the EM_NVMF_RDMA_REJ_* status to reject it with. */
+struct em_nvmf_rdma_cm_info {
+	uint16_t qid;
+	uint32_t depth; /* hsqsize + 1 */
+};
+uint16_t em_nvmf_rdma_check_cm_req(const void *p, size_t len, uint16_t max_io_queues,
+				   uint32_t admin_depth, uint32_t io_depth,
+				   struct em_nvmf_rdma_cm_info *out);
 
 /* Little-endian loads and stores at arbitrary byte offsets. */
 static inline uint16_t em_le16(const void *p)

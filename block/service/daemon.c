@@ -66,7 +66,12 @@ struct em_td {
 	struct em_nvmf_rdma *nvmf_rdma;
 	struct em_metrics_http *http;
 	atomic_bool stopping;
+	struct em_timer *drain_timer; /* on r[0]: hang up if the drain takes too long */
 };
+
+/* How long the drain waits for requests before hanging up on their peers,
+ * so that one stuck on a client's bulk transfer cannot hold the exit. */
+#define DRAIN_TIMEOUT_MS 5000
 
 /* The program's schema: ours, then the [net], NVMe-oF and [metrics] options. */
 static struct em_cfg_option full_schema[128];
@@ -368,6 +373,10 @@ static void close_engine(void *arg)
 static void drained(void *arg)
 {
 	struct em_td *d = arg;
+	if (d->drain_timer) {
+		em_reactor_timer_cancel(d->r[0], d->drain_timer);
+		d->drain_timer = NULL;
+	}
 	for (size_t i = 0; i < d->n_targets; i++) {
 		if (!d->targets[i].eng)
 			continue;
@@ -383,6 +392,15 @@ static void drained(void *arg)
 	}
 }
 
+static void drain_overdue(void *arg)
+{
+	struct em_td *d = arg;
+	d->drain_timer = NULL;
+	EM_WARN("target", "drain: %zu requests still unanswered after %u ms; hanging up",
+		em_rpc_inflight(d->rpc), DRAIN_TIMEOUT_MS);
+	em_rpc_hangup(d->rpc);
+}
+
 static void begin_drain(void *arg)
 {
 	struct em_td *d = arg;
@@ -392,6 +410,8 @@ static void begin_drain(void *arg)
 	}
 	EM_INFO("target", "shutting down: draining requests in flight");
 	em_rpc_drain(d->rpc, drained, d);
+	if (em_reactor_timer(d->r[0], DRAIN_TIMEOUT_MS, drain_overdue, d, &d->drain_timer) < 0)
+		d->drain_timer = NULL;
 }
 
 /* On the NVMe-oF reactor, every queue closed and its I/O done: free the

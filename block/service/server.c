@@ -121,7 +121,6 @@ static void pushed(void *arg, int status)
  * push fails every item it carried. */
 static void push_reads(struct cs_op *op)
 {
-	struct em_conn *c = em_rpc_req_conn(op->req);
 	struct em_bulk_item *items = calloc(op->n, sizeof(*items));
 	int n = 0;
 	op->pending++; /* held: finishing the failed items must not reply yet */
@@ -139,7 +138,7 @@ static void push_reads(struct cs_op *op)
 		d.len = (uint32_t)t->status; /* short at the chunk's end */
 		items[n++] = (struct em_bulk_item){ .remote = d, .mr = t->buf->mr, .local = t->buf->data };
 	}
-	int rc = !items ? -ENOMEM : !c ? -ECONNRESET : n ? em_conn_writev(c, items, n, pushed, op) : 0;
+	int rc = !items ? -ENOMEM : n ? em_rpc_req_bulk(op->req, true, items, n, pushed, op) : 0;
 	free(items);
 	if (rc)
 		pushed(op, rc);
@@ -243,7 +242,6 @@ static void pulled(void *arg, int status)
 /* WRITE: pull every item's data from the client, then update. */
 static void start_writes(struct cs_op *op)
 {
-	struct em_conn *c = em_rpc_req_conn(op->req);
 	op->pulls = 1; /* held while issuing, so no completion settles the op early */
 	for (uint32_t i = 0; i < op->n; i++) {
 		struct cs_task *t = &op->tasks[i];
@@ -251,9 +249,10 @@ static void start_writes(struct cs_op *op)
 		if (!t->t || it->len == 0)
 			continue;
 		int rc = em_cs_buf_get(op->s->pool, it->len, &t->buf);
-		if (rc == 0)
-			rc = c ? em_conn_read(c, &it->buf, t->buf->mr, t->buf->data, pulled, t)
-			       : -ECONNRESET;
+		if (rc == 0) {
+			struct em_bulk_item bi = { it->buf, t->buf->mr, t->buf->data };
+			rc = em_rpc_req_bulk(op->req, false, &bi, 1, pulled, t);
+		}
 		if (rc) {
 			pull_failed(t, rc);
 			continue;

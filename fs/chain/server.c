@@ -207,7 +207,6 @@ static void read_pushed(void *arg, int status)
 static void read_done(void *arg, int status)
 {
 	struct ch_read *rd = arg;
-	struct em_conn *c = em_rpc_req_conn(rd->req);
 	if (status == -EM_ECHECKSUM) {
 		ch_repair_count_error(rd->t);
 		ch_repair_queue(rd->t, &rd->q.id);
@@ -220,7 +219,8 @@ static void read_done(void *arg, int status)
 	rd->crc = em_crc32c(0, rd->buf->data, rd->bytes);
 	struct em_buf_desc d = rd->q.buf;
 	d.len = rd->bytes;
-	int rc = c ? em_conn_write(c, &d, rd->buf->mr, rd->buf->data, read_pushed, rd) : -ENOTCONN;
+	struct em_bulk_item it = { d, rd->buf->mr, rd->buf->data };
+	int rc = em_rpc_req_bulk(rd->req, true, &it, 1, read_pushed, rd);
 	if (rc)
 		read_finish(rd, rc);
 }

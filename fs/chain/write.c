@@ -487,11 +487,11 @@ static void handle(struct em_rpc_req *req, struct em_chain_server *s, bool from_
 		on_pulled(op, 0);
 		return;
 	}
-	struct em_conn *c = em_rpc_req_conn(req);
 	rc = em_cs_buf_get(s->pool, op->u.len, &op->in);
-	if (rc == 0)
-		rc = c ? em_conn_read(c, &op->u.buf, op->in->mr, op->in->data, on_pulled, op)
-		       : -ENOTCONN;
+	if (rc == 0) {
+		struct em_bulk_item it = { op->u.buf, op->in->mr, op->in->data };
+		rc = em_rpc_req_bulk(req, false, &it, 1, on_pulled, op);
+	}
 	if (rc)
 		finish(op, rc);
 }

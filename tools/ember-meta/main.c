@@ -188,9 +188,7 @@ static void stop(struct daemon *d)
 	em_fs_gc_stop(d->gc);
 	free(d->mgmtd_copy);
 	if (d->rpc) {
-		if (!em_daemon_drain(d->rpc, d->r,
-				     em_config_duration_ms(d->cfg, "meta", "drain_timeout")))
-			EM_WARN("meta", "requests still running after the drain timeout");
+		em_daemon_drain(d->rpc, d->r, em_config_duration_ms(d->cfg, "meta", "drain_timeout"));
 		em_rpc_destroy(d->rpc);
 	}
 	em_meta_service_destroy(d->svc);

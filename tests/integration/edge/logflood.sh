@@ -1,7 +1,9 @@
 #!/bin/bash
 # Log flood before authentication (issue 15, finding 3): 400,000 READ_REQ
 # frames for ungranted memory from a peer that never authenticated, against
-# ember-mgmtd. At most 100 log lines may come of it, and the daemon serves on.
+# ember-mgmtd. The daemon closes each connection at its first bulk frame and
+# the flood reconnects. At most 100 log lines may come of it, and the daemon
+# serves on.
 #   logflood.sh MGMTD_EXE EMBER_CLI FLOOD
 set -u
 MGMTD=$1 E=$2 FLOOD=$3

@@ -1,7 +1,8 @@
 # One ember-mgmtd on 127.0.0.1 for the edge tests (sourced, not run), after
 # tap.sh, with MGMTD (the binary) and PORT set:
 #   edge_mgmtd NAME [PREFIX...]  temp dir T, a 0600 secret, the daemon started
-#                                in this shell (PREFIX, e.g. prlimit, runs it)
+#                                in this shell (PREFIX, e.g. prlimit, runs it);
+#                                $EDGE_NET: extra [net] lines for its config
 #   ready                        waits for its ready line
 #   serves                       `ember nodes` (E: the CLI) against it
 # The EXIT trap stops it and keeps T of a failed run.
@@ -19,6 +20,8 @@ edge_mgmtd() {
 	chmod 600 "$T/secret"
 	printf '[mgmtd]\nlisten = tcp://127.0.0.1:%d\nkv = lmdb:%s/kv\nsecret_file = %s/secret\n' \
 		"$PORT" "$T" "$T" > "$T/mgmtd.ini"
+	# EDGE_NET: lines for a [net] section, e.g. "frame_timeout = 1s".
+	[ -n "${EDGE_NET:-}" ] && printf '[net]\n%s\n' "$EDGE_NET" >> "$T/mgmtd.ini"
 	# Here, not in a check's subshell, so the trap knows the pid.
 	"$@" "$MGMTD" -c "$T/mgmtd.ini" > "$T/mgmtd.log" 2>&1 &
 	PID=$!

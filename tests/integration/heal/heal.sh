@@ -67,12 +67,16 @@ reads_right() { # reads_right NAME N
 }
 
 # Waits up to 20 s, reading NAME through the mount meanwhile, for TARGET's
-# repairs counter to reach WANT.
+# repairs counter to reach WANT. Reads go round robin over the replicas, one
+# step per chain read; a whole read of NAME can take a multiple of the
+# replica count in steps and so ask the same replica for the same block every
+# time. A read of another file between them moves the phase along.
 repaired() { # repaired TARGET WANT NAME
 	local i
 	for i in $(seq 40); do
 		[ "$(metric "$1" ember_chunk_repairs_total repaired)" -ge "$2" ] && return 0
 		reads_right "$3" 1 || return 1
+		head -c 4096 "$M/cold" > /dev/null || return 1
 		sleep 0.5
 	done
 	echo "target $1: $(metric "$1" ember_chunk_repairs_total repaired) repairs, want $2"
