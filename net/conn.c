@@ -233,11 +233,7 @@ int em_net_admit(struct em_net *net, const char *peer)
 		(unsigned long long)net->refused);
 	if (!old)
 		return -ECONNREFUSED;
-	em_conn_close(old, -ECONNABORTED);
-	/* It stops counting now: its slot is the newcomer's. */
-	em_conn_guard(old, false);
-	old->incoming = false;
-	net->n_incoming--;
+	em_conn_close(old, -ECONNABORTED); /* which frees its slot for the newcomer */
 	return 0;
 }
 
@@ -310,6 +306,18 @@ int em_listen(struct em_net *net, const char *url, em_accept_fn fn, void *arg,
 	return 0;
 }
 
+void em_listener_set_admit(struct em_listener *l, em_admit_fn admit)
+{
+	l->admit = admit;
+}
+
+int em_listener_admit(struct em_listener *l, const char *peer)
+{
+	if (l->admit && !l->admit(l->arg, peer))
+		return -ECONNREFUSED;
+	return em_net_admit(l->net, peer);
+}
+
 int em_listener_port(const struct em_listener *l)
 {
 	return l->port;
@@ -375,6 +383,9 @@ int em_conn_bulk(struct em_conn *c, bool write, const struct em_bulk_item *items
 		return -ENOTCONN;
 	if (n < 1)
 		return -EINVAL;
+	/* Nothing started yet: no reason to close an RDMA connection over it. */
+	if (deadline && em_now_ms() >= deadline)
+		return -ETIMEDOUT;
 	/* Our side of the length check: each local buffer must hold its item. */
 	for (int i = 0; i < n; i++)
 		if (items[i].remote.len == 0 ||
@@ -448,6 +459,13 @@ void em_conn_close(struct em_conn *c, int err)
 		return;
 	c->closing = true;
 	c->close_err = err < 0 ? err : -ECONNABORTED;
+	/* A closing connection serves no one: its slot goes to the next peer
+	 * now, not when its queues have drained. */
+	em_conn_guard(c, false);
+	if (c->incoming) {
+		c->incoming = false;
+		c->net->n_incoming--;
+	}
 	EM_DEBUG("net", "%s: closing: %s", c->peer, em_strerror(c->close_err));
 	c->vt->shutdown(c);
 }

@@ -91,6 +91,11 @@ typedef void (*em_bulk_fn)(void *arg, int status);
 int em_listen(struct em_net *net, const char *url, em_accept_fn fn, void *arg,
 	      struct em_listener **out);
 int em_listener_port(const struct em_listener *l);
+/* Optional: asked with the peer's address ("tcp://IP:PORT") before an
+ * incoming connection is taken; false refuses it at once (closed on TCP,
+ * rejected on RDMA) and it never reaches fn. */
+typedef bool (*em_admit_fn)(void *arg, const char *peer);
+void em_listener_set_admit(struct em_listener *l, em_admit_fn admit);
 void em_listener_close(struct em_listener *l);
 
 /* Starts connecting; messages sent before on_up are queued. */

@@ -17,6 +17,9 @@ enum { M_CHALLENGE = 1, M_PROOF = 2, M_RESULT = 3 };
 
 #define CALL_BUCKETS 1024
 
+/* The longest deadline a request may ask for; 0 (none) means the default. */
+#define REQ_TIMEOUT_MAX_MS (10 * 60 * 1000)
+
 /* Failed handshakes per peer address: AUTH_FAIL_MAX within AUTH_FAIL_WINDOW_MS
  * and that address is refused at accept for AUTH_BLOCK_MS, so a wrong or
  * guessed secret costs a peer a handful of tries a minute, not thousands a
@@ -396,15 +399,17 @@ static bool auth_blocked(struct em_rpc *rpc, const char *peer)
 	return f && f->blocked_until > em_now_ms();
 }
 
+/* The listener's admit callback: an address past its failed handshakes is
+ * turned away before it costs a connection slot. */
+static bool admit(void *arg, const char *peer)
+{
+	return !auth_blocked(arg, peer);
+}
+
 static void on_accept(void *arg, struct em_conn *conn)
 {
 	struct em_rpc *rpc = arg;
 	struct rpc_conn *rc = NULL;
-	if (auth_blocked(rpc, em_conn_peer(conn))) {
-		EM_DEBUG("rpc", "%s: refused: too many failed handshakes", em_conn_peer(conn));
-		em_conn_close(conn, -EM_EAUTH);
-		return;
-	}
 	int r = rc_new(rpc, false, &rc);
 	if (r) {
 		EM_WARN_LIMITED("rpc", "%s: refused: %s", em_conn_peer(conn), em_strerror(r));
@@ -599,7 +604,10 @@ static void on_request(struct rpc_conn *rc, const struct em_frame_hdr *h, const 
 	req->method = h->method;
 	req->mx = hd->mx;
 	req->t0_ns = em_metrics_now_ns();
-	req->deadline = h->timeout_ms ? em_now_ms() + h->timeout_ms : 0;
+	/* Every request has a deadline, so that nothing a peer asks for (a bulk
+	 * transfer it never serves) holds memory for longer than that. */
+	uint64_t t = h->timeout_ms ? h->timeout_ms : rpc->def_timeout;
+	req->deadline = em_now_ms() + (t < REQ_TIMEOUT_MAX_MS ? t : REQ_TIMEOUT_MAX_MS);
 	req->len = h->len;
 	memcpy(req->payload, p, h->len);
 	rc->refs++;
@@ -791,6 +799,7 @@ int em_rpc_listen(struct em_rpc *rpc, const char *url, int *port)
 	int r = em_listen(rpc->net, url, on_accept, rpc, &l);
 	if (r)
 		return r;
+	em_listener_set_admit(l, admit);
 	rpc->listeners[rpc->n_listeners++] = l;
 	if (port)
 		*port = em_listener_port(l);

@@ -81,7 +81,8 @@ size_t em_rpc_inflight(const struct em_rpc *rpc);
 const void *em_rpc_req_payload(const struct em_rpc_req *req, size_t *len);
 uint16_t em_rpc_req_service(const struct em_rpc_req *req);
 uint16_t em_rpc_req_method(const struct em_rpc_req *req);
-/* em_now_ms() time after which the caller has given up; 0: none. */
+/* em_now_ms() time after which the caller has given up: its timeout_ms
+ * (none: em_rpc_opts.default_timeout_ms), at most 10 minutes. */
 uint64_t em_rpc_req_deadline(const struct em_rpc_req *req);
 /* The connection the request came on, for bulk transfers against the
  * caller's granted buffers; NULL once it has closed. */

@@ -379,18 +379,20 @@ static void tcp_sweep(struct em_conn *c, uint64_t now)
 	struct tcp_conn *tc = (struct tcp_conn *)c;
 	if (tc->connecting) {
 		/* rx_at is still the creation time: nothing was read yet. */
-		if (now - tc->rx_at >= (uint64_t)c->net->cfg.connect_timeout_ms) {
+		if (now >= tc->rx_at + (uint64_t)c->net->cfg.connect_timeout_ms) {
 			EM_DEBUG("tcp", "%s: connect timed out", c->peer);
 			em_conn_close(c, -ETIMEDOUT);
 		}
 		return;
 	}
+	/* Compared as now >= at + limit: an earlier connection's sweep may have
+	 * moved at past the now this sweep began with. */
 	uint64_t limit = (uint64_t)c->net->cfg.frame_timeout_ms;
-	bool rx_partial = tc->sink.type || tc->rx_end > tc->rx_start;
-	if ((rx_partial && now - tc->rx_at >= limit) || (tc->tx_head && now - tc->tx_at >= limit)) {
+	bool rx_stalled = (tc->sink.type || tc->rx_end > tc->rx_start) && now >= tc->rx_at + limit;
+	bool tx_stalled = tc->tx_head && now >= tc->tx_at + limit;
+	if (rx_stalled || tx_stalled) {
 		EM_WARN_LIMITED("tcp", "%s: no progress on a %s frame for %llu ms; closing", c->peer,
-				rx_partial && now - tc->rx_at >= limit ? "received" : "sent",
-				(unsigned long long)limit);
+				rx_stalled ? "received" : "sent", (unsigned long long)limit);
 		em_conn_close(c, -ETIMEDOUT);
 		return;
 	}
@@ -834,7 +836,7 @@ static void on_accept(void *arg, uint32_t events)
 		memcpy(&peer.ss, &ss, sizeof(ss));
 		char name[sizeof(((struct em_conn *)0)->peer)];
 		em_addr_format(&peer, name, sizeof(name));
-		if (em_net_admit(l->base.net, name) < 0) {
+		if (em_listener_admit(&l->base, name) < 0) {
 			close(fd);
 			continue;
 		}

@@ -57,6 +57,7 @@ struct em_listener {
 	struct em_net *net;
 	em_accept_fn fn;
 	void *arg;
+	em_admit_fn admit; /* optional: em_listener_set_admit */
 	int port;
 };
 
@@ -87,6 +88,9 @@ void em_conn_deliver(struct em_conn *c, const void *msg, size_t len);
 /* Before a transport takes an incoming connection: 0, or -ECONNREFUSED (logged,
  * rate-limited) when [net] max_conns or max_unauth are reached. */
 int em_net_admit(struct em_net *net, const char *peer);
+/* The same for a listener: its admit callback first (a refusal there costs
+ * no slot and no log line), then em_net_admit. */
+int em_listener_admit(struct em_listener *l, const char *peer);
 /* An incoming connection, before it reaches the listener's callback: counted,
  * and guarded until the layer above vouches for its peer. */
 void em_conn_accepted(struct em_conn *c);

@@ -844,7 +844,8 @@ static void on_connect_request(struct vlistener *l, struct rdma_cm_event *ev)
 		a.len = sizeof(a.ss);
 		char name[sizeof(((struct em_conn *)0)->peer)];
 		em_addr_format(&a, name, sizeof(name));
-		if ((rc = em_net_admit(net, name)) || (rc = vconn_new(net, pd->npaths, pd->token, &vc)))
+		if ((rc = em_listener_admit(&l->base, name)) ||
+		    (rc = vconn_new(net, pd->npaths, pd->token, &vc)))
 			goto reject;
 		memcpy(vc->base.peer, name, sizeof(name));
 		em_conn_accepted(&vc->base);

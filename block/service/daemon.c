@@ -67,11 +67,15 @@ struct em_td {
 	struct em_metrics_http *http;
 	atomic_bool stopping;
 	struct em_timer *drain_timer; /* on r[0]: hang up if the drain takes too long */
+	bool hung_up;
 };
 
 /* How long the drain waits for requests before hanging up on their peers,
- * so that one stuck on a client's bulk transfer cannot hold the exit. */
+ * so that one stuck on a client's bulk transfer cannot hold the exit; and
+ * then how long for those to answer before the engines close regardless
+ * (closing waits for their device I/O, whose replies go nowhere). */
 #define DRAIN_TIMEOUT_MS 5000
+#define HANGUP_GRACE_MS 2000
 
 /* The program's schema: ours, then the [net], NVMe-oF and [metrics] options. */
 static struct em_cfg_option full_schema[128];
@@ -396,9 +400,19 @@ static void drain_overdue(void *arg)
 {
 	struct em_td *d = arg;
 	d->drain_timer = NULL;
+	if (d->hung_up) {
+		EM_WARN("target", "drain: %zu requests still unanswered %u ms after hanging up; "
+			"stopping", em_rpc_inflight(d->rpc), HANGUP_GRACE_MS);
+		em_rpc_drain(d->rpc, NULL, NULL);
+		drained(d);
+		return;
+	}
 	EM_WARN("target", "drain: %zu requests still unanswered after %u ms; hanging up",
 		em_rpc_inflight(d->rpc), DRAIN_TIMEOUT_MS);
+	d->hung_up = true;
 	em_rpc_hangup(d->rpc);
+	if (em_reactor_timer(d->r[0], HANGUP_GRACE_MS, drain_overdue, d, &d->drain_timer) < 0)
+		d->drain_timer = NULL;
 }
 
 static void begin_drain(void *arg)

@@ -108,9 +108,12 @@ static pid_t spawn(void)
 {
 	pid_t pid = fork();
 	if (pid == 0) {
+		/* Both streams to the log: the daemon's ready line is not TAP. */
 		int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0600);
-		if (fd >= 0)
+		if (fd >= 0) {
+			dup2(fd, 1);
 			dup2(fd, 2);
+		}
 		execl(daemon_path, daemon_path, "-c", config, (char *)NULL);
 		_exit(127);
 	}
